@@ -134,27 +134,43 @@ class Cluster:
             return
         self.closed = True
         errors = []
+
+        def step(what, fn, *args):
+            try:
+                return fn(*args)
+            except Exception as exc:  # one broken step must not stop the others
+                errors.append(f"{what}: {exc!r}")
+                return None
+
         live = [n for n in self if n.holder is not None and n.holder.poll() is None]
-        errors += self._stop_processes(live)
+        # Loops are looked for before the processes go as well as after: a
+        # loop over a FUSE file can no longer be traced once the FUSE daemon
+        # is dead (its backing file cannot be stat'ed).
+        loops = set(lp for n in self for lp in n.loops)
+        loops |= step("finding loops", self._owned_loops, live, errors) or set()
+        errors += step("stopping processes", self._stop_processes, live) or []
+        loops |= step("finding loops", self._owned_loops, live, errors) or set()
+        for n in self:
+            step(f"{n.name}: holder", n.stop_holder)
+        stuck = step("detaching loops", storage.detach_loops, sorted(loops))
+        if stuck:
+            errors.append(f"loop devices still attached: {' '.join(stuck)}")
+        for ns in [n.netns for n in self] + ([self.bridge_ns] if self._bridge_up else []):
+            errors += step(f"netns {ns}", delete_netns, ns) or []
+        if not keep_files:
+            shutil.rmtree(self.root, ignore_errors=True)
+        if errors:
+            raise ClusterError(f"{self.prefix}: teardown left: " + "; ".join(errors))
+
+    def _owned_loops(self, live, errors):
         devs = set()
         for n in live:
             try:
                 devs |= storage.private_devs(n.holder.pid)
             except OSError as exc:
                 errors.append(f"{n.name}: mount table: {exc}")
-        for n in self:
-            n.stop_holder()
-        loops = [lp for n in self for lp in n.loops]
-        loops += storage.owned_loops(devs, storage.files_under(self.root), (f"{self.root}/",))
-        stuck = storage.detach_loops(sorted(set(loops)))
-        if stuck:
-            errors.append(f"loop devices still attached: {' '.join(stuck)}")
-        for ns in [n.netns for n in self] + ([self.bridge_ns] if self._bridge_up else []):
-            errors += delete_netns(ns)
-        if not keep_files:
-            shutil.rmtree(self.root, ignore_errors=True)
-        if errors:
-            raise ClusterError(f"{self.prefix}: teardown left: " + "; ".join(errors))
+        return set(storage.owned_loops(devs, storage.files_under(self.root), (f"{self.root}/",),
+                                       [n.holder.pid for n in live]))
 
     def _stop_processes(self, live, rounds=3):
         """SIGTERM then SIGKILL every node's processes together; FUSE

@@ -5,6 +5,7 @@ backing file, which either lies in a file system only that node mounted
 (its /run tmpfs, a FUSE mount such as nbdfuse's, a loop-mounted ext4) or is
 a file under the cluster's folder on the host.
 """
+import errno
 import json
 import os
 import time
@@ -71,19 +72,33 @@ def files_under(root):
     return found
 
 
-def owned_loops(devs, files, back_prefixes=()):
+def on_dead_fuse(holder_pids, back_file):
+    """True when `back_file`, seen from one of the nodes, is on a FUSE mount
+    whose daemon died: neither stat nor the loop ioctl can trace it then."""
+    path = back_file.removesuffix(" (deleted)")
+    for pid in holder_pids:
+        try:
+            os.stat(f"/proc/{pid}/root{path}")
+        except OSError as exc:
+            if exc.errno in (errno.ENOTCONN, errno.ECONNABORTED):
+                return True
+    return False
+
+
+def owned_loops(devs, files, back_prefixes=(), holder_pids=()):
     """Loop devices whose backing file is on one of `devs`, is one of `files`
-    ((dev, inode) pairs), or whose path (as the host sees it) starts with one
-    of `back_prefixes`."""
+    ((dev, inode) pairs), whose path (as the host sees it) starts with one
+    of `back_prefixes`, or that sit on a dead FUSE mount of a node."""
     owned = []
     for loop in list_loops():
+        back = loop.get("back-file") or ""
         try:
             dev = _devnum(loop["back-maj:min"])
             ino = int(loop["back-ino"])
-        except (KeyError, TypeError, ValueError):
-            continue
-        back = loop.get("back-file") or ""
-        if dev in devs or (dev, ino) in files or any(back.startswith(p) for p in back_prefixes):
+        except (KeyError, TypeError, ValueError, AttributeError):
+            dev = ino = None
+        if (dev in devs or (dev, ino) in files or any(back.startswith(p) for p in back_prefixes)
+                or (dev is None and back and on_dead_fuse(holder_pids, back))):
             owned.append(loop["name"])
     return owned
 
