@@ -24,8 +24,11 @@ class Cluster:
     on the host (one sub-folder per node).
     """
 
-    def __init__(self, prefix, root, seed_etc=True):
+    def __init__(self, prefix, root, seed_etc=True, stop_grace=1.5):
         self.prefix, self.root, self.seed_etc = prefix, Path(root), seed_etc
+        # Teardown sends SIGTERM, then SIGKILL after this many seconds: the
+        # nodes are thrown away, a graceful shutdown buys nothing.
+        self.stop_grace = stop_grace
         self.bridge_ns = f"{prefix}-br"
         self.nodes = {}
         self.cuts = {}
@@ -185,7 +188,7 @@ class Cluster:
             pids = [pid for n in live for pid in n.pids()]
             if not pids:
                 break
-            stuck = procs.terminate(pids, grace=3.0, on_stuck=abort_fuse)
+            stuck = procs.terminate(pids, grace=self.stop_grace, on_stuck=abort_fuse)
             for n in live:
                 n.reap()
             if stuck:

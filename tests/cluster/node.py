@@ -13,6 +13,7 @@ from . import layout, procs, storage
 from .shell import ClusterError, host_run
 
 HOLDER = Path(__file__).with_name("holder.py")
+PROBE = Path(__file__).with_name("probe.py")
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -251,11 +252,12 @@ class Node:
         return loop
 
     # -- network ---------------------------------------------------------------
-    def can_reach(self, other, timeout=1):
-        """True when one ping to `other` (Node or address) gets an answer."""
+    def can_reach(self, other, timeout=0.5):
+        """True when one ICMP echo to `other` (Node or address) is answered
+        within `timeout` seconds (the bridge is local: replies take < 1 ms)."""
         ip = other.ip if isinstance(other, Node) else other
-        proc = self.run(["ping", "-c", "1", "-W", str(timeout), "-n", "-q", ip],
-                        check=False, timeout=timeout + 5)
+        proc = self.run([sys.executable, str(PROBE), ip, str(timeout)],
+                        check=False, timeout=timeout + 10)
         return proc.returncode == 0
 
     def partition(self, other):

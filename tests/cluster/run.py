@@ -30,10 +30,11 @@ class Run:
         self.clusters = []
         self._ids = itertools.count(1)
 
-    def cluster(self, *names, seed_etc=True):
-        """A new Cluster with nodes `names` (hostnames, in address order)."""
+    def cluster(self, *names, **options):
+        """A new Cluster with nodes `names` (hostnames, in address order);
+        `options` go to Cluster (seed_etc, stop_grace)."""
         cid = next(self._ids)
-        c = Cluster(f"{self.prefix}-{cid}", self.base_dir / f"c{cid}", seed_etc=seed_etc)
+        c = Cluster(f"{self.prefix}-{cid}", self.base_dir / f"c{cid}", **options)
         self.clusters.append(c)
         for name in names:
             c.add_node(name)
