@@ -28,11 +28,18 @@ def _render_value(field, depth):
     if t in (FieldType.BINARY, FieldType.COMPRESS):
         return base64.b64encode(field.value)
     if t == FieldType.LIST:
+        if any("\n" in item for item in field.value):
+            # heartbeat writes such an item raw and breaks its own line: refuse
+            raise ValueError(f"field {field.name}: newline inside a list item")
         return pack_list(field.value)
     if depth >= MAX_DEPTH - 1:
         raise ValueError("message nested too deep")
     nested = encode(field.value, depth + 1)
-    return nested.replace(b"\n", bytes((DEPTH_NEWLINE[depth],)))
+    symbol = bytes((DEPTH_NEWLINE[depth],))
+    if symbol in nested:
+        # heartbeat refuses this too: the symbol would read back as a newline
+        raise ValueError(f"field {field.name}: nested message contains byte {symbol!r}")
+    return nested.replace(b"\n", symbol)
 
 
 def render_fields(msg, depth=0, skip_auth=False):
@@ -70,6 +77,8 @@ def _parse_line(line, depth):
         ftype = FieldType(name[1] - 48)
         name = name[3:]
     name = _text(name)
+    if not name or name[0] == "(":
+        raise Garbled(f"bad field name {name!r}")
     if ftype == FieldType.STRING:
         value = _text(raw.replace(bytes((STRING_NEWLINE,)), b"\n"))
     elif ftype in (FieldType.BINARY, FieldType.COMPRESS):

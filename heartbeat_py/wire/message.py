@@ -51,7 +51,8 @@ def _infer_type(value):
 
 
 def _check(name, ftype, value):
-    if not name or "=" in name or "\n" in name or "\0" in name:
+    # a leading "(" would read back as a type prefix
+    if not name or name[0] == "(" or "=" in name or "\n" in name or "\0" in name:
         raise ValueError(f"bad field name {name!r}")
     if ftype == FieldType.STRING:
         if not isinstance(value, str) or "\0" in value:

@@ -102,8 +102,8 @@ def _field(item, depth):
     if eq <= 3:
         raise Garbled(f"field without name=value: {item[:16]!r}")
     name = _text(item[3:eq])
-    if "\n" in name:
-        raise Garbled(f"newline inside field name {name!r}")
+    if "\n" in name or name[0] == "(":
+        raise Garbled(f"bad field name {name!r}")
     raw = item[eq + 1:]
     if ftype == FieldType.STRING:
         value = _text(raw)

@@ -42,7 +42,11 @@ def _check_inner_auth(msg, keyring, required):
         return
     if f.type != FieldType.STRING:
         raise BadAuth("auth field is not a string")
-    keyring.check(f.value, classic.render_fields(msg, skip_auth=True))
+    try:
+        signed = classic.render_fields(msg, skip_auth=True)
+    except ValueError as e:
+        raise Garbled(f"message has no classic rendering to authenticate: {e}") from None
+    keyring.check(f.value, signed)
 
 
 def decode_packet(data, keyring, max_size=MAX_PACKET):
