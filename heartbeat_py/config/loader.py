@@ -23,14 +23,16 @@ DEFAULT_CONFDIRS = ("/etc/ha.d", "/etc/heartbeat")
 HACF, HARESOURCES, AUTHKEYS = "ha.cf", "haresources", "authkeys"
 
 
-def config_dir(env: Mapping[str, str] | None = None) -> Path:
+def config_dir(env: Mapping[str, str] | None = None,
+               candidates: tuple[str, ...] = DEFAULT_CONFDIRS) -> Path:
+    """$HA_DIR, else the first of CANDIDATES holding an ha.cf, else the first candidate."""
     env = os.environ if env is None else env
     if env.get(CONFDIR_ENV):
         return Path(env[CONFDIR_ENV])
-    for candidate in DEFAULT_CONFDIRS:
+    for candidate in candidates:
         if (Path(candidate) / HACF).exists():
             return Path(candidate)
-    return Path(DEFAULT_CONFDIRS[0])
+    return Path(candidates[0])
 
 
 @dataclass
