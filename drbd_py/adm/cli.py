@@ -1,0 +1,298 @@
+"""drbdadm: read /etc/drbd.conf as admins wrote it, and carry out their command lines.
+
+  drbdadm [OPTION...] [-- DRBDSETUP-OPTION...] COMMAND {all|RESOURCE...}
+
+Usage:
+  drbdadm [options] [--] COMMAND [RESOURCE...]
+  drbdadm (-h | --help)
+  drbdadm (-V | --version)
+
+Backend (drbdsetup) options are written as 0.7 and 8.x admins wrote them, after
+`--` or after the command:
+  drbdadm -- --do-what-I-say primary all        (0.7)
+  drbdadm -- --overwrite-data-of-peer primary r0 (8.0-8.3)
+  drbdadm primary --force r0                    (8.4)
+  drbdadm -- --discard-my-data connect r0
+RESOURCE is `all`, a resource name, or RESOURCE/VOLUME.
+
+Options:
+  -d, --dry-run                 Print the low-level steps, one a line; change nothing.
+  -v, --verbose                 Print each step before carrying it out.
+  -c FILE, --config-file=FILE   The configuration file [default: /etc/drbd.conf].
+  -t FILE, --config-to-test=FILE  Read this file instead (as drbdadm -t).
+  -s CMD, --drbdsetup=CMD       Accepted for compatibility; steps go to the engine.
+  -m CMD, --drbdmeta=CMD        Accepted for compatibility; meta-data is handled here.
+  -n VAR, --sh-varname=VAR      Accepted for compatibility.
+  -P PEER, --peer=PEER          The peer host section to use when there are several.
+  -S, --stacked                 Stacked resources (not supported).
+  -h, --help                    Show this text.
+  -V, --version                 Show the version.
+
+Commands:
+  attach detach connect disconnect up down primary secondary invalidate
+  invalidate-remote outdate resize syncer verify pause-sync resume-sync adjust
+  wait-connect wait-con-int role state cstate dstate status dump create-md
+  dump-md wipe-md get-gi show-gi hidden-commands help
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from docopt import DocoptExit, docopt
+
+from .. import API_VERSION, PY_VERSION
+from ..config.dump import dump_config
+from ..config.errors import ConfigError, ConfigMissing
+from ..config.hostmatch import LocalView, Placement
+from ..config.loader import load_config
+from ..config.model import Config, Volume
+from . import shinfo, status_view
+from .executor import Engine, EngineNotRunning, ExecError, run_meta
+from .plan import META_COMMANDS, STATUS_COMMANDS, Command, PlanError, Step, plan
+
+PROG = "drbdadm"
+SYNOPSIS = f"USAGE: {PROG} [OPTION...] [-- DRBDSETUP-OPTION...] COMMAND {{all|RESOURCE...}}"
+EXIT_USAGE = 1
+EXIT_NOT_DEFINED = 1
+
+COMMANDS = ("attach", "detach", "connect", "disconnect", "up", "down", "primary", "secondary",
+            "invalidate", "invalidate-remote", "outdate", "resize", "syncer", "verify",
+            "pause-sync", "resume-sync", "adjust", "wait-connect", "wait-con-int", "role",
+            "state", "cstate", "dstate", "status", "dump", "create-md", "dump-md", "wipe-md",
+            "get-gi", "show-gi", "hidden-commands", "help") + shinfo.COMMANDS
+HIDDEN = ("sh-resources", "sh-dev", "sh-minor", "sh-ll-dev", "sh-md-dev", "sh-md-idx", "sh-ip")
+# Commands that work on every resource of this host when none is named.
+ALL_BY_DEFAULT = ("dump", "status", "wait-con-int", "sh-resources")
+NEEDS_NO_RESOURCE = ("help", "hidden-commands")
+# Commands that bring the engine up if it is not running.
+STARTS_ENGINE = ("up", "attach", "adjust")
+
+GENERAL_FLAGS = {"-d", "--dry-run", "-v", "--verbose", "-S", "--stacked", "-h", "--help",
+                 "-V", "--version"}
+GENERAL_VALUES = {"-c", "--config-file", "-t", "--config-to-test", "-s", "--drbdsetup", "-m",
+                  "--drbdmeta", "-n", "--sh-varname", "-P", "--peer"}
+FORCE_OPTIONS = {"--force", "-f", "--overwrite-data-of-peer", "-o", "--do-what-I-say"}
+DISCARD_OPTIONS = {"--discard-my-data"}
+
+
+class UsageError(Exception):
+    def __init__(self, message: str, code: int = EXIT_USAGE):
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class Invocation:
+    options: dict
+    command: str
+    targets: list[str]
+    backend: Command = field(default_factory=Command)
+
+
+def _is_general(arg: str) -> bool:
+    name = arg.split("=", 1)[0]
+    return name in GENERAL_FLAGS or name in GENERAL_VALUES or (
+        len(arg) > 2 and arg[:2] in GENERAL_VALUES and not arg.startswith("--"))
+
+
+def _backend(options: list[str], command: str) -> Command:
+    result = Command()
+    for option in options:
+        if option in FORCE_OPTIONS:
+            result.force = True
+        elif option in DISCARD_OPTIONS:
+            result.discard_my_data = True
+        else:
+            raise UsageError(f"{PROG}: unrecognized option '{option}' for '{command}'\n"
+                             f"try '{PROG} help'")
+    return result
+
+
+def parse_argv(argv: list[str]) -> Invocation:
+    """Sort argv into drbdadm's own options, backend options, command and resources."""
+    general: list[str] = []
+    backend: list[str] = []
+    words: list[str] = []
+    after_dashes = False
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if arg == "--" and not after_dashes and not words:
+            after_dashes = True
+        elif arg.startswith("-") and len(arg) > 1:
+            before_command = not words
+            if _is_general(arg) and not (after_dashes and before_command):
+                general.append(arg)
+                if arg in GENERAL_VALUES and i < len(argv):
+                    general.append(argv[i])
+                    i += 1
+            elif after_dashes or words:
+                backend.append(arg)
+            else:
+                raise UsageError(f"{PROG}: unrecognized option '{arg}'\ntry '{PROG} help'")
+        elif after_dashes and not words and arg not in COMMANDS:
+            backend.append(arg)  # the value of a backend option, e.g. -- --size 10G resize
+        else:
+            words.append(arg)
+    try:
+        options = docopt(__doc__, argv=general + ["--"] + words if words else general,
+                         default_help=False, version=None)
+    except DocoptExit:
+        if not words and not any(o in general for o in ("-h", "--help", "-V", "--version")):
+            raise UsageError(f"{SYNOPSIS}\n\nNo command specified") from None
+        raise UsageError(f"{PROG}: bad usage\ntry '{PROG} help'") from None
+    if options["--help"] or options["--version"]:
+        return Invocation(options, "help" if options["--help"] else "version", [])
+    command = options["COMMAND"]
+    if command not in COMMANDS:
+        raise UsageError(f"{PROG}: Unknown command '{command}'")
+    return Invocation(options, command, options["RESOURCE"], _backend(backend, command))
+
+
+def _not_defined(name: str) -> UsageError:
+    return UsageError(f"'{name}' not defined in your config (for this host).", EXIT_NOT_DEFINED)
+
+
+def resolve(config: Config, view: LocalView, targets: list[str], peer: str | None
+            ) -> list[tuple[Placement, list[Volume]]]:
+    """The resources (and volumes) the command names, as seen from this host."""
+    chosen: list[tuple[Placement, list[Volume]]] = []
+    if targets == ["all"] or not targets:
+        if not config.resources:
+            raise UsageError("no resources defined!", EXIT_NOT_DEFINED)
+        places = view.mine(config)
+        chosen = [(p, list(p.me.volumes.values())) for p in places]
+    else:
+        for target in targets:
+            name, _, number = target.partition("/")
+            res = config.resource(name)
+            place = view.place(res) if res else None
+            if place is None:
+                raise _not_defined(target)
+            volumes = list(place.me.volumes.values())
+            if number:
+                if not number.isdigit() or int(number) not in place.me.volumes:
+                    raise _not_defined(target)
+                volumes = [place.me.volumes[int(number)]]
+            chosen.append((place, volumes))
+    if peer:
+        for place, _ in chosen:
+            place.peers = [h for h in place.peers if peer in h.names] or place.peers
+    return chosen
+
+
+def _print(lines) -> None:
+    for line in lines:
+        print(line)
+
+
+def _hidden_commands() -> list[str]:
+    out = ["", "These additional commands might be useful for writing",
+           "nifty shell scripts around drbdadm:", ""]
+    for start in range(0, len(HIDDEN), 2):
+        out.append(" " + "".join(f"{name:<35}" for name in HIDDEN[start:start + 2]).rstrip())
+    return out + [""]
+
+
+def _help() -> list[str]:
+    return [__doc__.strip()]
+
+
+def _status_commands(inv: Invocation, chosen, engine: Engine) -> int:
+    try:
+        reply = engine.request({"op": "status", "v": 1})
+        if not reply.get("ok"):
+            raise ExecError(str(reply.get("error", "status failed")), int(reply.get("code", 10)))
+    except EngineNotRunning:
+        reply = {"resources": []}  # no engine: nothing is configured
+    for place, volumes in chosen:
+        found = status_view.find(reply, place.resource.name)
+        if inv.command == "status":
+            peer = place.peer.name if place.peer else "peer"
+            _print(status_view.status_lines(place.resource.name, found, peer))
+        else:
+            _print(status_view.lines(inv.command, found, [v.number for v in volumes]))
+    return 0
+
+
+def _execute(inv: Invocation, steps: list[Step], engine: Engine) -> int:
+    if inv.command in STARTS_ENGINE:
+        engine.ensure_running()
+    for step in steps:
+        if inv.options["--verbose"]:
+            print(step.line(), file=sys.stderr)
+        if step.op in META_COMMANDS:
+            run_meta(step)
+            continue
+        try:
+            engine.run(step)
+        except EngineNotRunning:
+            if step.op in ("down", "disconnect", "detach", "secondary"):
+                continue  # with no engine, nothing is up: already done
+            raise
+    return 0
+
+
+def run(argv: list[str], view: LocalView | None = None, engine: Engine | None = None) -> int:
+    inv = parse_argv(argv)
+    if inv.command == "version":
+        print(f"DRBDADM_VERSION={PY_VERSION}\nDRBD_PY_API_VERSION={API_VERSION}")
+        return 0
+    if inv.command == "help":
+        _print(_help())
+        return 0
+    if inv.command == "hidden-commands":
+        _print(_hidden_commands())
+        return 0
+    if inv.options["--stacked"]:
+        raise UsageError(f"{PROG}: stacked resources are not supported")
+    path = inv.options["--config-to-test"] or inv.options["--config-file"]
+    config = load_config(path)
+    view = view or LocalView()
+    if not inv.targets and inv.command not in ALL_BY_DEFAULT:
+        raise UsageError(f"USAGE: {PROG} {inv.command} [OPTION...] {{all|RESOURCE...}}\n\n"
+                         "No resource names specified")
+    if inv.command == "dump":
+        if not inv.targets or inv.targets == ["all"]:
+            print(dump_config(config), end="")
+        else:
+            places = resolve(config, view, inv.targets, None)
+            print(dump_config(config, [p.resource for p, _ in places]), end="")
+        return 0
+    chosen = resolve(config, view, inv.targets, inv.options["--peer"])
+    if inv.command == "sh-resources":
+        print(" ".join(place.resource.name for place, _ in chosen))
+        return 0
+    if inv.command in shinfo.COMMANDS:
+        for place, volumes in chosen:
+            _print(shinfo.lines(inv.command, place, volumes))
+        return 0
+    steps = [step for place, volumes in chosen
+             for step in plan(inv.command, place, volumes, inv.backend)]
+    if inv.options["--dry-run"]:
+        _print(step.line() for step in steps)
+        return 0
+    engine = engine or Engine()
+    if inv.command in STATUS_COMMANDS:
+        return _status_commands(inv, chosen, engine)
+    return _execute(inv, steps, engine)
+
+
+def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        # Bytes that are not UTF-8 in drbd.conf come back out unchanged.
+        stream.reconfigure(errors="surrogateescape")
+    try:
+        return run(sys.argv[1:] if argv is None else argv)
+    except (ConfigMissing, ConfigError, PlanError, ExecError, UsageError) as err:
+        if str(err):
+            print(err, file=sys.stderr)
+        return err.code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
