@@ -33,6 +33,7 @@ class Cluster:
         self.nodes = {}
         self.cuts = {}
         self.closed = False
+        self.kept = False
         self._bridge_up = False
         self.root.mkdir(parents=True, exist_ok=True)
 
@@ -55,10 +56,12 @@ class Cluster:
         return f"<Cluster {self.prefix} {list(self.nodes)}>"
 
     # -- building ----------------------------------------------------------------
-    def add_node(self, name, ip=None):
+    def add_node(self, name, ip=None, venv_on_path=True):
         """Start node `name` (its hostname) with `ip` on eth0; default
         192.0.2.11, .12, ... in order of creation.  A node with no
-        configuration serves as a client on the same wire."""
+        configuration serves as a client on the same wire.  With
+        venv_on_path=False, commands find the system's tools (the real
+        heartbeat's cl_status...) before the project's."""
         if self.closed:
             raise ClusterError(f"{self.prefix}: cluster is torn down")
         if name in self.nodes:
@@ -74,6 +77,7 @@ class Cluster:
         root = self.root / name
         layout.populate(root, seed_etc=self.seed_etc)
         node = Node(self, name, ip, network.mac_for(ip), f"{self.prefix}-{index}-{name}", root)
+        node.venv_on_path = venv_on_path
         self.nodes[name] = node
         host_run(["ip", "netns", "add", node.netns])
         network.sysctl_quiet(node.netns)
@@ -160,6 +164,7 @@ class Cluster:
             errors.append(f"loop devices still attached: {' '.join(stuck)}")
         for ns in [n.netns for n in self] + ([self.bridge_ns] if self._bridge_up else []):
             errors += step(f"netns {ns}", delete_netns, ns) or []
+        self.kept = keep_files
         if not keep_files:
             shutil.rmtree(self.root, ignore_errors=True)
         if errors:

@@ -4,16 +4,18 @@ import os
 import select
 import shlex
 import signal
+import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from . import layout, procs, storage
 from .shell import ClusterError, host_run
+from .wait import wait_until
 
 HOLDER = Path(__file__).with_name("holder.py")
 PROBE = Path(__file__).with_name("probe.py")
+SYSLOGD = Path(__file__).with_name("syslogd.py")
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -75,12 +77,13 @@ class Node:
     """A machine of the test cluster.
 
     Attributes: name (its `uname -n`), ip (on eth0, /24), mac, netns (the
-    `ip netns` name), root (its folder on the host), cluster.
+    `ip netns` name), root (its folder on the host), cluster, venv_on_path.
     """
 
     def __init__(self, cluster, name, ip, mac, netns, root):
         self.cluster, self.name, self.ip, self.mac = cluster, name, ip, mac
         self.netns, self.root = netns, Path(root)
+        self.venv_on_path = True
         self.holder = None
         self.netns_inode = None
         self.spawned = []
@@ -136,7 +139,11 @@ class Node:
 
     # -- commands ------------------------------------------------------------
     def env(self, extra=None):
-        env = {"PATH": f"{venv_bin()}:{SYSTEM_PATH}", "HOME": "/root", "LANG": "C.UTF-8",
+        """The environment commands get: a root login's, with the project's
+        venv first on PATH unless `venv_on_path` is False (a node running
+        the real heartbeat as a reference peer)."""
+        path = f"{venv_bin()}:{SYSTEM_PATH}" if self.venv_on_path else SYSTEM_PATH
+        env = {"PATH": path, "HOME": "/root", "LANG": "C.UTF-8",
                "USER": "root", "LOGNAME": "root", "SHELL": "/bin/sh", "PYTHONUNBUFFERED": "1"}
         env.update(extra or {})
         return env
@@ -177,6 +184,19 @@ class Node:
         spawned = Spawned(self.name, argv, popen, log)
         self.spawned.append(spawned)
         return spawned
+
+    def start_syslog(self, logfile="/var/log/syslog", timeout=5):
+        """Receive the node's syslog (/dev/log) into `logfile` (node path), one
+        `facility.severity message` line each; returns the Spawned receiver."""
+        receiver = self.spawn([sys.executable, str(SYSLOGD), logfile])
+
+        def bound():
+            return stat.S_ISSOCK(os.lstat(self.path("/dev/log")).st_mode)
+        wait_until(lambda: not receiver.alive() or bound(), timeout, ignore=(FileNotFoundError,),
+                   message=f"{self.name}: syslog receiver on /dev/log")
+        if not receiver.alive():
+            raise ClusterError(f"{self.name}: syslog receiver died: {receiver.output()}")
+        return receiver
 
     # -- processes -----------------------------------------------------------
     def processes(self, name=None):

@@ -17,6 +17,13 @@ from .shell import ClusterError
 
 NETNS_DIR = "/run/netns"
 OWNER = re.compile(r"^hbt(\d+)-")
+# In a run's folder: it holds node folders kept for a post-mortem (HBT_KEEP).
+KEEP_MARK = "KEPT"
+
+
+def temp_base():
+    """Where runs put their folders: $HBT_TMPDIR, else the system's temp dir."""
+    return Path(os.environ.get("HBT_TMPDIR") or tempfile.gettempdir())
 
 
 class Run:
@@ -25,8 +32,7 @@ class Run:
     def __init__(self, base_dir=None):
         self.pid = os.getpid()
         self.prefix = f"hbt{self.pid}"
-        base = base_dir or os.environ.get("HBT_TMPDIR") or tempfile.gettempdir()
-        self.base_dir = Path(tempfile.mkdtemp(prefix=f"{self.prefix}-", dir=base))
+        self.base_dir = Path(tempfile.mkdtemp(prefix=f"{self.prefix}-", dir=base_dir or temp_base()))
         self.clusters = []
         self._ids = itertools.count(1)
 
@@ -48,6 +54,8 @@ class Run:
                 c.teardown()
             except ClusterError as exc:
                 errors.append(str(exc))
+        if any(c.kept for c in self.clusters):
+            (self.base_dir / KEEP_MARK).touch()
         errors += sweep(self.pid, self.base_dir)
         if errors:
             raise ClusterError("; ".join(errors))
@@ -69,26 +77,28 @@ def namespaces_of(pid=None):
 
 def sweep(pid, base_dir=None):
     """Remove what run `pid` left: processes and namespaces, loops over files
-    in its folder, the folder itself.  Returns errors as strings."""
+    in its folder, the folder itself unless marked KEPT.  Returns errors as strings."""
     errors = []
     # Node namespaces first: their processes may hold the bridge's veths.
     for ns in sorted(namespaces_of(pid), key=lambda n: n.endswith("-br")):
         errors += delete_netns(ns)
-    tmp = Path(base_dir) if base_dir else None
-    prefixes = (f"{tmp}/",) if tmp else tuple(
-        f"{p}/" for p in Path(tempfile.gettempdir()).glob(f"hbt{pid}-*"))
-    stuck = storage.detach_loops(storage.owned_loops(set(), set(), prefixes))
+    folders = [Path(base_dir)] if base_dir else list(temp_base().glob(f"hbt{pid}-*"))
+    owned = storage.owned_loops(set(), set(), tuple(f"{f}/" for f in folders))
+    stuck = storage.detach_loops(owned)
     if stuck:
         errors.append(f"loop devices still attached: {' '.join(stuck)}")
-    for folder in ([tmp] if tmp else Path(tempfile.gettempdir()).glob(f"hbt{pid}-*")):
-        shutil.rmtree(folder, ignore_errors=True)
+    for folder in folders:
+        if not (folder / KEEP_MARK).exists():
+            shutil.rmtree(folder, ignore_errors=True)
     return errors
 
 
 def dead_runs():
-    """Pids of harness runs that left namespaces and no longer exist."""
-    return sorted({int(OWNER.match(ns).group(1)) for ns in namespaces_of()
-                   if not procs.is_alive(int(OWNER.match(ns).group(1)))})
+    """Pids of harness runs that left namespaces or folders and no longer exist."""
+    owners = {int(OWNER.match(ns).group(1)) for ns in namespaces_of()}
+    owners |= {int(OWNER.match(f.name).group(1)) for f in temp_base().glob("hbt*-*")
+               if OWNER.match(f.name) and f.is_dir() and not (f / KEEP_MARK).exists()}
+    return sorted(pid for pid in owners if not procs.is_alive(pid))
 
 
 def sweep_dead_runs():

@@ -276,3 +276,20 @@ def test_sweep_removes_what_a_killed_run_left(tmp_path):
     assert namespaces_of(child.pid) == []
     assert loop not in attached_loops() and not base.exists()
     assert not [p for p in sleepers if is_alive(p)]
+
+
+def test_syslog_of_a_node_is_caught_with_facility_and_severity(cluster):
+    c = cluster("alpha", "beta")
+    c["alpha"].start_syslog()
+    c["alpha"].run("logger -p local0.warning -t heartbeat 'Link beta:eth0 dead.'")
+    line = wait_until(lambda: c["alpha"].read_file("/var/log/syslog", missing_ok=True), 5)
+    assert line.startswith("local0.warning ") and "heartbeat" in line and "Link beta:eth0 dead." in line
+    c["beta"].run("logger -p local0.warning -t heartbeat 'beta only'", check=False)
+    assert "beta only" not in c["alpha"].read_file("/var/log/syslog")
+
+
+def test_a_node_can_prefer_the_system_tools(cluster):
+    c = cluster("alpha")
+    reference = c.add_node("refpeer", venv_on_path=False)
+    assert c["alpha"].run("command -v python3").stdout.startswith(sys.prefix)
+    assert not reference.run("command -v python3").stdout.startswith(sys.prefix)
