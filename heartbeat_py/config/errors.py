@@ -30,16 +30,20 @@ class ConfigErrors(ConfigError):
     """Several errors at once (a parser reports every error, not only the first).
 
     It is itself a ConfigError so callers need catch one type only; `warnings`
-    carries what was found beside the errors, so a checker can still show it.
+    carries what was found beside the errors, so a checker can still show it, and
+    `partial` what could be read despite them, so other files can still be checked
+    against it.
     """
 
-    def __init__(self, errors: list[ConfigError], warnings: list[ConfigWarning] | None = None):
+    def __init__(self, errors: list[ConfigError], warnings: list[ConfigWarning] | None = None,
+                 partial: object = None):
         if not errors:
             raise ValueError("ConfigErrors needs at least one error")
         first = errors[0]
         super().__init__(first.path, first.line, first.message)
         self.errors = list(errors)
         self.warnings = list(warnings or [])
+        self.partial = partial
 
     def __str__(self) -> str:
         return "\n".join(str(e) for e in self.errors)
@@ -71,6 +75,6 @@ class Diagnostics:
     def warn(self, line: int | None, message: str) -> None:
         self.warnings.append(ConfigWarning(self.path, line, message))
 
-    def raise_if_errors(self) -> None:
+    def raise_if_errors(self, partial: object = None) -> None:
         if self.errors:
-            raise ConfigErrors(self.errors, self.warnings)
+            raise ConfigErrors(self.errors, self.warnings, partial)

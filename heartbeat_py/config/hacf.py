@@ -615,7 +615,7 @@ class _Parser:
             diag.error(lines.get("autojoin"), f"autojoin {cf.autojoin} conflicts with v1 resource"
                        " management (haresources): remove it")
         cf.warnings = diag.warnings
-        diag.raise_if_errors()
+        diag.raise_if_errors(partial=cf)
         return cf
 
     def _initdead(self) -> None:

@@ -155,7 +155,7 @@ def parse_haresources(data: bytes | str, path: str = "haresources") -> HaResourc
             keys[group.key] = number
         result.groups.append(group)
     result.warnings = diag.warnings
-    diag.raise_if_errors()
+    diag.raise_if_errors(partial=result)
     return result
 
 

@@ -83,15 +83,13 @@ def load(confdir: str | os.PathLike | None = None, *, env: Mapping[str, str] | N
     warnings: list[ConfigWarning] = []
 
     def attempt(read, *args, **kwargs):
+        """The file's contents, or what could be read of them (None if nothing)."""
         try:
             result = read(*args, **kwargs)
         except ConfigErrors as e:
             errors.extend(e.errors)
             warnings.extend(e.warnings)
-            return None
-        except ConfigError as e:
-            errors.append(e)
-            return None
+            return e.partial
         warnings.extend(result.warnings)
         return result
 
