@@ -7,6 +7,7 @@ import pytest
 from heartbeat_py.config import ConfigErrors, config_dir, load
 
 DATA = Path(__file__).parent / "data" / "hacfg"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -97,3 +98,13 @@ def test_config_dir_choice(tmp_path):
     assert config_dir({}, candidates) == etc_ha_d
     assert config_dir({"HA_DIR": "/srv/ha"}, candidates) == Path("/srv/ha")
     assert config_dir({"HA_DIR": ""}, candidates) == etc_ha_d
+
+
+def test_shipped_example_configuration_passes(tmp_path):
+    confdir = tmp_path / "ha.d"
+    shutil.copytree(ROOT / "etc" / "ha.d", confdir)
+    shutil.copytree(ROOT / "resource.d", confdir / "resource.d")
+    (confdir / "authkeys").chmod(0o600)
+    cfg = load(confdir, env={"INITDIR": str(tmp_path / "init.d")}, nodename="node1")
+    assert cfg.warnings == [] and cfg.unhandled == []
+    assert [r.script for r in cfg.resources.groups[0].resources] == ["IPaddr", "drbddisk", "Filesystem"]
