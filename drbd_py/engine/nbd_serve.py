@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 
 from docopt import docopt
 
@@ -41,6 +42,43 @@ async def serve(socket_path: str, path: str, read_only: bool, name: str,
     finally:
         await server.stop()
         backend.close()
+
+
+class ServerThread:
+    """An NbdServer in its own thread and event loop, for blocking callers (tests)."""
+
+    def __init__(self, socket_path: str, backend, **kwargs):
+        self.loop = asyncio.new_event_loop()
+        self.server = NbdServer(socket_path, backend, **kwargs)
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True,
+                                        name="nbd-server")
+        self._thread.start()
+        self.run(self.server.start())
+
+    def run(self, coro, timeout: float = 30.0):
+        """Run a coroutine in the server's loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def call(self, fn, *args):
+        """Call a plain function in the server's loop and return its result."""
+        async def wrapper():
+            return fn(*args)
+        return self.run(wrapper())
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            try:
+                self.run(self.server.stop())
+            finally:
+                self.loop.call_soon_threadsafe(self.loop.stop)
+                self._thread.join(10)
+                self.loop.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
 
 
 def main(argv=None) -> int:
