@@ -6,6 +6,14 @@ from .base import MediaError, UdpMedium, bind_to_device
 IPTOS_LOWDELAY = 0x10
 
 
+def _bind_device(sock, ifname, which):
+    try:
+        bind_to_device(sock, ifname)
+    except OSError as e:
+        raise MediaError(f"ucast: error setting option SO_BINDTODEVICE({which}) on "
+                         f"{ifname}: {e.strerror}") from None
+
+
 class Ucast(UdpMedium):
     kind = "ucast"
 
@@ -23,11 +31,7 @@ class Ucast(UdpMedium):
         self.wsock = w = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         w.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, IPTOS_LOWDELAY)
         say("glib: ucast: write socket priority set to IPTOS_LOWDELAY on %s", self.interface)
-        try:
-            bind_to_device(w, self.interface)
-        except OSError as e:
-            raise MediaError(f"ucast: error setting option SO_BINDTODEVICE(w) on "
-                             f"{self.interface}: {e.strerror}") from None
+        _bind_device(w, self.interface, "w")
         say("glib: ucast: bound send socket to device: %s", self.interface)
         w.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         say("glib: ucast: set SO_REUSEPORT(w)")
@@ -35,11 +39,7 @@ class Ucast(UdpMedium):
         self.rsock = r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         r.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         say("glib: ucast: set SO_REUSEADDR")
-        try:
-            bind_to_device(r, self.interface)
-        except OSError as e:
-            raise MediaError(f"ucast: error setting option SO_BINDTODEVICE(r) on "
-                             f"{self.interface}: {e.strerror}") from None
+        _bind_device(r, self.interface, "r")
         say("glib: ucast: bound receive socket to device: %s", self.interface)
         r.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         say("glib: ucast: set SO_REUSEPORT")

@@ -10,8 +10,8 @@ import binascii
 
 from .errors import Garbled, Truncated
 from .fields import F_AUTH
-from .message import Field, FieldType, Message, to_bytes, to_text
-from .netstring import MAX_DEPTH, pack_list, unpack_list
+from .message import Field, FieldType, Message, to_bytes
+from .netstring import MAX_DEPTH, expect, field_name, nested, pack_list, text, unpack_list
 
 START = b">>>\n"
 END = b"<<<\n"
@@ -59,12 +59,6 @@ def encode(msg, depth=0):
 
 
 # ---------------------------------------------------------------- decoding
-def _text(raw):
-    if 0 in raw:
-        raise Garbled("NUL byte inside a classic field")
-    return to_text(raw)
-
-
 def _parse_line(line, depth):
     eq = line.find(b"=")
     if eq <= 0:
@@ -76,11 +70,9 @@ def _parse_line(line, depth):
             raise Garbled(f"bad type prefix in classic field {name[:8]!r}")
         ftype = FieldType(name[1] - 48)
         name = name[3:]
-    name = _text(name)
-    if not name or name[0] == "(":
-        raise Garbled(f"bad field name {name!r}")
+    name = field_name(name)
     if ftype == FieldType.STRING:
-        value = _text(raw.replace(bytes((STRING_NEWLINE,)), b"\n"))
+        value = text(raw.replace(bytes((STRING_NEWLINE,)), b"\n"))
     elif ftype in (FieldType.BINARY, FieldType.COMPRESS):
         try:
             value = base64.b64decode(raw, validate=True)
@@ -89,26 +81,13 @@ def _parse_line(line, depth):
     elif ftype == FieldType.LIST:
         value = unpack_list(raw)
     else:
-        if depth >= MAX_DEPTH - 1:
-            raise Garbled("message nested too deep")
-        nested = raw.replace(bytes((DEPTH_NEWLINE[depth],)), b"\n")
-        try:
-            value, end = decode(nested, 0, depth + 1)
-        except Truncated as e:
-            raise Garbled(f"nested message in field {name}: {e}") from None
-        if end != len(nested):
-            raise Garbled(f"junk after nested message in field {name}")
+        value = nested(decode, raw.replace(bytes((DEPTH_NEWLINE[depth],)), b"\n"), depth, name)
     return Field(name, ftype, value)
 
 
 def decode(data, pos=0, depth=0):
     """Parse `>>>\\n ... <<<\\n` starting at `pos`; returns (Message, end position)."""
-    head = data[pos:pos + len(START)]
-    if head != START:
-        if START.startswith(head):
-            raise Truncated("packet ends inside the >>> header")
-        raise Garbled("classic message does not start with >>>")
-    pos += len(START)
+    pos = expect(data, pos, START, "classic")
     msg = Message()
     while True:
         # heartbeat skips blank lines between fields

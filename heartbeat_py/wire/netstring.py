@@ -71,6 +71,43 @@ def peel(data, pos):
     return data[start:start + length], start + length + 1
 
 
+def expect(data, pos, marker, form):
+    """Position after `marker` at `pos`; Truncated if the data stops inside it."""
+    head = data[pos:pos + len(marker)]
+    if head != marker:
+        if marker.startswith(head):
+            raise Truncated(f"packet ends inside the {form} header")
+        raise Garbled(f"{form} message does not start with {marker[:3].decode()}")
+    return pos + len(marker)
+
+
+def text(raw):
+    if 0 in raw:
+        raise Garbled("NUL byte inside a text field")
+    return to_text(raw)
+
+
+def field_name(raw):
+    name = text(raw)
+    # a leading "(" would read back as a type prefix
+    if not name or "\n" in name or name[0] == "(":
+        raise Garbled(f"bad field name {name!r}")
+    return name
+
+
+def nested(decode, raw, depth, name):
+    """A message inside a field: it must fill the field exactly."""
+    if depth + 1 >= MAX_DEPTH:
+        raise Garbled("message nested too deep")
+    try:
+        value, end = decode(raw, 0, depth + 1)
+    except Truncated as e:
+        raise Garbled(f"nested message in field {name}: {e}") from None
+    if end != len(raw):
+        raise Garbled(f"junk after nested message in field {name}")
+    return value
+
+
 def unpack_list(raw):
     items, pos = [], 0
     while pos < len(raw):
@@ -80,14 +117,8 @@ def unpack_list(raw):
             raise Garbled(f"bad string list: {e}") from None
         if not item:
             raise Garbled("empty string in a string list")
-        items.append(_text(item))
+        items.append(text(item))
     return items
-
-
-def _text(raw):
-    if 0 in raw:
-        raise Garbled("NUL byte inside a string field")
-    return to_text(raw)
 
 
 def _field(item, depth):
@@ -101,33 +132,22 @@ def _field(item, depth):
     eq = item.find(b"=", 3)
     if eq <= 3:
         raise Garbled(f"field without name=value: {item[:16]!r}")
-    name = _text(item[3:eq])
-    if "\n" in name or name[0] == "(":
-        raise Garbled(f"bad field name {name!r}")
+    name = field_name(item[3:eq])
     raw = item[eq + 1:]
     if ftype == FieldType.STRING:
-        value = _text(raw)
+        value = text(raw)
     elif ftype in (FieldType.BINARY, FieldType.COMPRESS):
         value = bytes(raw)
     elif ftype == FieldType.LIST:
         value = unpack_list(raw)
     else:
-        if depth + 1 >= MAX_DEPTH:
-            raise Garbled("message nested too deep")
-        value, end = decode_body(raw, 0, depth + 1)
-        if end != len(raw):
-            raise Garbled(f"junk after nested message in field {name}")
+        value = nested(decode_body, raw, depth, name)
     return Field(name, ftype, value)
 
 
 def decode_body(data, pos=0, depth=0):
     """Parse `###\\n ... %%%\\n` starting at `pos`; returns (Message, end position)."""
-    head = data[pos:pos + len(START)]
-    if head != START:
-        if START.startswith(head):
-            raise Truncated("packet ends inside the ### header")
-        raise Garbled("netstring message does not start with ###")
-    pos += len(START)
+    pos = expect(data, pos, START, "netstring")
     msg = Message()
     while True:
         if data[pos:pos + len(END)] == END:
