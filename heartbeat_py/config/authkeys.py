@@ -11,13 +11,13 @@ we refuse a file others can read; unlike it we also refuse one others can write.
 """
 from __future__ import annotations
 
-import os
 import re
 import stat
 from dataclasses import dataclass, field
 
 from .errors import ConfigWarning, Diagnostics
 from .scalars import atoi
+from .source import read_file
 from .text import WHITESPACE, encode, physical_lines, quoted, show
 
 METHODS_WITH_KEY = ("md5", "sha1")
@@ -48,14 +48,7 @@ class AuthKeys:
 
 def read_authkeys(path: str) -> AuthKeys:
     """Parse the authkeys file at PATH, refusing it if group or others may read or write it."""
-    diag = Diagnostics(str(path))
-    try:
-        with open(path, "rb") as f:
-            mode = os.fstat(f.fileno()).st_mode
-            data = f.read()
-    except OSError as e:
-        diag.error(None, f"cannot open keyfile: {e.strerror}")
-        diag.raise_if_errors()
+    data, mode = read_file(path, "keyfile")
     return parse_authkeys(data, str(path), mode=mode)
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .text import show
+
 
 def where(path: str, line: int | None) -> str:
     """`path:line` or just `path` for problems that concern the whole file."""
@@ -17,6 +19,8 @@ class ConfigError(Exception):
     """One error in one configuration file; str() is `path:line: message`."""
 
     def __init__(self, path: str, line: int | None, message: str):
+        # messages quote what the admin wrote: keep them one printable line whatever it was
+        message = show(message)
         super().__init__(path, line, message)
         self.path = str(path)
         self.line = line
@@ -56,6 +60,9 @@ class ConfigWarning:
     path: str
     line: int | None
     message: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", show(self.message))
 
     def __str__(self) -> str:
         return f"{where(self.path, self.line)}: {self.message}"

@@ -19,6 +19,7 @@ from . import directives as dirs
 from .errors import ConfigWarning, Diagnostics
 from .media import Medium, PingNode, parse_mcast, parse_ping_group, parse_serial, parse_ucast, ping_node
 from .scalars import FACILITIES, NO_FACILITY, atoi, parse_bool
+from .source import read_file
 from .text import DELIMS, WHITESPACE, ascii_lower, physical_lines, quoted, show, split_words, strip_comment
 from .timeparse import format_ms, is_extension, parse_ms
 
@@ -125,13 +126,7 @@ def default_udpport() -> int:
 
 def read_hacf(path: str, *, manage_resources: bool = True) -> HaCf:
     """Parse the ha.cf at PATH; ConfigErrors for an unreadable or invalid file."""
-    diag = Diagnostics(str(path))
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        diag.error(None, f"cannot open config file: {e.strerror}")
-        diag.raise_if_errors()
+    data, _ = read_file(path, "config file")
     return parse_hacf(data, str(path), manage_resources=manage_resources)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigWarning, Diagnostics
+from .source import read_file
 from .text import ascii_lower, physical_lines, quoted, show, split_words, strip_comment
 
 ARG_SEPARATOR = "::"
@@ -115,13 +116,7 @@ def logical_lines(data: bytes | str) -> Iterator[tuple[int, str]]:
 
 
 def read_haresources(path: str) -> HaResources:
-    diag = Diagnostics(str(path))
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        diag.error(None, f"cannot open resources file: {e.strerror}")
-        diag.raise_if_errors()
+    data, _ = read_file(path, "resources file")
     return parse_haresources(data, str(path))
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .errors import Diagnostics
 from .scalars import atoi
-from .text import ascii_lower, quoted, split_words
+from .text import ascii_lower, quoted, show, split_words
 
 MCAST_TTL_MAX = 4       # heartbeat 3.0.6 refuses a larger ttl, whatever ha.cf(5) says
 
@@ -58,7 +58,7 @@ class PingNode:
 def _words(rest: str, line: int, diag: Diagnostics, kind: str, wanted: tuple[str, ...]) -> list[str] | None:
     words = split_words(rest)
     if len(words) < len(wanted):
-        diag.error(line, f"{kind} {' '.join(words)}: missing {wanted[len(words)]}"
+        diag.error(line, f"{kind} {show(' '.join(words))}: missing {wanted[len(words)]}"
                    f" (syntax: {kind} {' '.join(wanted)})")
         return None
     if len(words) > len(wanted):
@@ -89,22 +89,23 @@ def parse_mcast(kind: str, rest: str, line: int, diag: Diagnostics) -> Medium | 
     if words is None:
         return None
     interface, group, port_text, ttl_text, loop_text = words[:5]
+    label = f"{kind} {show(interface)}"
     ok = True
     if kind == "mcast" and not _is_ipv4_multicast(group):
-        diag.error(line, f"mcast {interface}: bad multicast group {quoted(group)}"
+        diag.error(line, f"{label}: bad multicast group {quoted(group)}"
                    " (must be in 224.0.0.0/4)")
         ok = False
     if kind == "mcast6" and not _is_ipv6_multicast(group):
-        diag.error(line, f"mcast6 {interface}: bad multicast group {quoted(group)}")
+        diag.error(line, f"{label}: bad multicast group {quoted(group)}")
         ok = False
-    port = _port(port_text, line, diag, f"{kind} {interface}")
+    port = _port(port_text, line, diag, label)
     ttl, _ = atoi(ttl_text)
     if not 0 <= ttl <= MCAST_TTL_MAX:
-        diag.error(line, f"{kind} {interface}: bad ttl {quoted(ttl_text)} (0 to {MCAST_TTL_MAX})")
+        diag.error(line, f"{label}: bad ttl {quoted(ttl_text)} (0 to {MCAST_TTL_MAX})")
         ok = False
     loop, _ = atoi(loop_text)
     if loop not in (0, 1):
-        diag.error(line, f"{kind} {interface}: bad loop {quoted(loop_text)} (0 or 1)")
+        diag.error(line, f"{label}: bad loop {quoted(loop_text)} (0 or 1)")
         ok = False
     if not ok or port is None:
         return None

@@ -1,5 +1,4 @@
 """authkeys as heartbeat reads it, with its permission check."""
-import os
 from pathlib import Path
 
 import pytest

@@ -44,8 +44,9 @@ WORDS = st.sampled_from([d.name for d in DIRECTIVES] + list(ALIASES) + [
     "auth", "crc", "md5", "sha1", "eth0", "192.0.2.1", "239.0.0.1", "10.0.0.5/24/eth0", "::", "\\",
     "#", ",", "0", "1", "2", "5", "16", "694", "-1", "500ms", "2s", "1min", "on", "off", "legacy",
     "yes", "no", "respawn", "local0", "none", "uid=x", "gid=y", "/dev/ttyS0", "/bin/true", "root",
-    "IPaddr::1.2.3.4", "drbddisk::r0", "alpha", "BETA", "\xe6\x97\xa5", "\x00", "\r", "\t", "*"])
-LINES = st.lists(st.lists(WORDS, max_size=7).map(" ".join), max_size=25).map(lambda ls: "\n".join(ls).encode())
+    "IPaddr::1.2.3.4", "drbddisk::r0", "alpha", "BETA", "\u65e5", "\x00", "\r", "\t", "*"]).map(str.encode)
+RAW = st.sampled_from([b"\xff", b"\xfe\x80", b"\xe6\x97"])          # bytes that are not UTF-8
+LINES = st.lists(st.lists(st.one_of(WORDS, RAW), max_size=7).map(b" ".join), max_size=25).map(b"\n".join)
 
 
 def assert_clean(error: ConfigError):

@@ -1,5 +1,4 @@
 """haresources as heartbeat's ResourceManager reads it, and where scripts are found."""
-import os
 from pathlib import Path
 
 import pytest
