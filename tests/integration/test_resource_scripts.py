@@ -281,3 +281,22 @@ def test_filesystem_errors(disk):
     # stop on / would signal every process
     assert scripts("Filesystem", dev, "/", "ext4", "stop") == \
         (6, "ERROR:  Program is not configured\n")
+
+
+# ---- drbddisk with our drbdadm ---------------------------------------------------------
+
+DRBD_CONF = """resource r0 {
+  protocol C;
+  on alpha { device /dev/drbd0; disk /dev/loop9; address 192.0.2.11:7788; meta-disk internal; }
+  on beta  { device /dev/drbd0; disk /dev/loop9; address 192.0.2.12:7788; meta-disk internal; }
+}
+"""
+
+
+def test_drbddisk_status_with_our_drbdadm_and_no_engine(pair, alpha):
+    node, _ = pair
+    if os.path.exists("/etc/default/drbd") or os.path.exists("/proc/drbd"):
+        pytest.skip("this machine's /etc/default/drbd or /proc/drbd would answer")
+    node.write_file("/etc/drbd.conf", DRBD_CONF)
+    assert node.run("command -v drbdadm").stdout.strip().endswith(".venv/bin/drbdadm")
+    assert alpha("drbddisk", "r0", "status") == (3, "stopped (Unconfigured)\n")
