@@ -4,7 +4,7 @@ import os
 import shutil
 from pathlib import Path
 
-from . import layout, network, procs, storage
+from . import layout, network, procs, shutdown, storage
 from .node import Node
 from .shell import ClusterError, host_run
 
@@ -140,67 +140,18 @@ class Cluster:
         if self.closed:
             return
         self.closed = True
-        errors = []
-
-        def step(what, fn, *args):
+        nodes = list(self)
+        errors = shutdown.power_off(nodes, self.root, self.stop_grace)
+        for ns in [n.netns for n in nodes] + ([self.bridge_ns] if self._bridge_up else []):
             try:
-                return fn(*args)
-            except Exception as exc:  # one broken step must not stop the others
-                errors.append(f"{what}: {exc!r}")
-                return None
-
-        live = [n for n in self if n.holder is not None and n.holder.poll() is None]
-        # Loops are looked for before the processes go as well as after: a
-        # loop over a FUSE file can no longer be traced once the FUSE daemon
-        # is dead (its backing file cannot be stat'ed).
-        loops = set(lp for n in self for lp in n.loops)
-        loops |= step("finding loops", self._owned_loops, live, errors) or set()
-        errors += step("stopping processes", self._stop_processes, live) or []
-        loops |= step("finding loops", self._owned_loops, live, errors) or set()
-        for n in self:
-            step(f"{n.name}: holder", n.stop_holder)
-        stuck = step("detaching loops", storage.detach_loops, sorted(loops))
-        if stuck:
-            errors.append(f"loop devices still attached: {' '.join(stuck)}")
-        for ns in [n.netns for n in self] + ([self.bridge_ns] if self._bridge_up else []):
-            errors += step(f"netns {ns}", delete_netns, ns) or []
+                errors += delete_netns(ns)
+            except Exception as exc:  # the other namespaces must still go
+                errors.append(f"netns {ns}: {exc!r}")
         self.kept = keep_files
         if not keep_files:
             shutil.rmtree(self.root, ignore_errors=True)
         if errors:
             raise ClusterError(f"{self.prefix}: teardown left: " + "; ".join(errors))
-
-    def _owned_loops(self, live, errors):
-        devs = set()
-        for n in live:
-            try:
-                devs |= storage.private_devs(n.holder.pid)
-            except OSError as exc:
-                errors.append(f"{n.name}: mount table: {exc}")
-        return set(storage.owned_loops(devs, storage.files_under(self.root), (f"{self.root}/",),
-                                       [n.holder.pid for n in live]))
-
-    def _stop_processes(self, live, rounds=3):
-        """SIGTERM then SIGKILL every node's processes together; FUSE
-        connections are aborted if some do not exit in time (a process
-        blocked on a dead FUSE daemon)."""
-        def abort_fuse():
-            for n in live:
-                storage.abort_fuse(n.holder.pid, storage.fuse_connections(n.holder.pid))
-
-        # Repeat: a dying daemon may still fork a child into the node.
-        for _ in range(rounds):
-            pids = [pid for n in live for pid in n.pids()]
-            if not pids:
-                break
-            stuck = procs.terminate(pids, grace=self.stop_grace, on_stuck=abort_fuse)
-            for n in live:
-                n.reap()
-            if stuck:
-                return [f"processes that ignore SIGKILL: {stuck}"]
-        abort_fuse()
-        left = [pid for n in live for pid in n.pids()]
-        return [f"processes still running: {left}"] if left else []
 
 
 def delete_netns(ns):

@@ -50,9 +50,23 @@ def wire_node(bridge_ns, port, node_ns, ip, mac, ifname="eth0"):
     host_run(["ip", "-n", bridge_ns, "link", "set", port, "master", BRIDGE, "up"])
     host_run(["ip", "-n", node_ns, "link", "set", "lo", "up"])
     host_run(["ip", "-n", node_ns, "link", "set", ifname, "address", mac])
+    add_address(node_ns, ip, ifname)
+    host_run(["ip", "-n", node_ns, "link", "set", ifname, "up"])
+
+
+def add_address(node_ns, ip, ifname="eth0"):
     host_run(["ip", "-n", node_ns, "addr", "add", f"{ip}/{SUBNET.prefixlen}",
               "brd", "+", "dev", ifname])
-    host_run(["ip", "-n", node_ns, "link", "set", ifname, "up"])
+
+
+def reset_addresses(node_ns, ip, ifname="eth0"):
+    """Back to the boot-time configuration: only `ip` on `ifname` (a VIP a
+    killed daemon left behind goes, as with a reboot), no learned neighbours,
+    no routes but the connected one."""
+    host_run(["ip", "-n", node_ns, "addr", "flush", "dev", ifname])
+    host_run(["ip", "-n", node_ns, "neigh", "flush", "dev", ifname])
+    host_run(["ip", "-n", node_ns, "route", "flush", "table", "main"])
+    add_address(node_ns, ip, ifname)
 
 
 @dataclass

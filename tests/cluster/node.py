@@ -3,13 +3,14 @@ import json
 import os
 import select
 import shlex
+import shutil
 import signal
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
-from . import layout, procs, storage
+from . import layout, network, procs, shutdown, storage
 from .shell import ClusterError, host_run
 from .wait import wait_until
 
@@ -130,6 +131,23 @@ class Node:
         except subprocess.TimeoutExpired:
             self.holder.kill()
             self.holder.wait(3)
+
+    def reboot(self):
+        """What a crash and power-up does to this machine: every process
+        killed at once (SIGKILL), a fresh /run, /dev and /dev/shm, loops made
+        by its software detached, eth0 back to its one address (a VIP a
+        killed daemon left behind is gone).  What lives on disk stays: its
+        /etc, /var/lib, /var/log and its loop_device() disks.  Partitions are
+        the switch's business and stay too."""
+        errors = shutdown.power_off([self], self.root, grace=0, keep_loops=self.loops)
+        if errors:
+            raise ClusterError(f"{self.name}: reboot: " + "; ".join(errors))
+        for sub in ("dev-upper", "dev-work"):
+            shutil.rmtree(self.root / sub)
+            (self.root / sub).mkdir()
+        network.reset_addresses(self.netns, self.ip)
+        self.spawned = []
+        self.start_holder()
 
     @property
     def holder_pid(self):

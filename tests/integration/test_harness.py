@@ -12,7 +12,7 @@ import pytest
 
 from tests.cluster import CommandFailed, WaitTimeout, wait_until
 from tests.cluster.procs import is_alive, netns_inode, pids_in_netns
-from tests.cluster.run import namespaces_of, sweep
+from tests.cluster.run import dead_runs, namespaces_of, sweep
 
 # A UDP listener in the style of heartbeat's bcast medium (port 694),
 # printing every datagram it gets.
@@ -248,34 +248,50 @@ def test_teardown_leaves_no_process_namespace_mount_or_loop(cluster):
     c.teardown()  # twice is harmless
 
 
-def test_sweep_removes_what_a_killed_run_left(tmp_path):
-    """A pytest killed with SIGKILL cannot clean up; the next run does."""
+def test_sweep_removes_what_a_run_left(tmp_path):
+    """What a pytest killed with SIGKILL leaves, the next run sweeps.  The
+    owner is stopped, not killed, so that no other run's session start
+    sweeps it first."""
     if os.geteuid() != 0:
         pytest.skip("the test cluster needs root")
     script = textwrap.dedent(f"""
-        import os, sys
+        import os, signal, sys
         sys.path.insert(0, {os.getcwd()!r})
         from tests.cluster import Run
         run = Run(base_dir={str(tmp_path)!r})
         c = run.cluster("alpha")
         c["alpha"].run("setsid sleep 300 >/dev/null 2>&1 < /dev/null &")
         print(c["alpha"].loop_device("8M"), flush=True)
-        os.kill(os.getpid(), 9)
+        os.kill(os.getpid(), signal.SIGSTOP)
     """)
-    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-    out, err = child.communicate(timeout=60)
-    assert child.returncode == -signal.SIGKILL, err
-    loop, base = out.strip(), next(tmp_path.glob(f"hbt{child.pid}-*"))
-    namespaces = namespaces_of(child.pid)
-    assert len(namespaces) == 2 and loop in attached_loops()
-    sleepers = [p for ns in namespaces for p in pids_in_netns(netns_inode(f"/run/netns/{ns}"))]
-    assert sleepers
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        loop = child.stdout.readline().strip()
+        base = next(tmp_path.glob(f"hbt{child.pid}-*"))
+        namespaces = namespaces_of(child.pid)
+        assert len(namespaces) == 2 and loop in attached_loops()
+        left = [p for ns in namespaces for p in pids_in_netns(netns_inode(f"/run/netns/{ns}"))]
+        assert len(left) >= 2  # the holder and the sleeper
 
-    assert sweep(child.pid, base) == []
-    assert namespaces_of(child.pid) == []
-    assert loop not in attached_loops() and not base.exists()
-    assert not [p for p in sleepers if is_alive(p)]
+        assert sweep(child.pid, base) == []
+        assert namespaces_of(child.pid) == []
+        assert loop not in attached_loops() and not base.exists()
+        assert not [p for p in left if is_alive(p)]
+    finally:
+        child.kill()
+        child.wait(10)
+
+
+def test_dead_runs_are_found_by_their_folders(tmp_path, monkeypatch):
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    (tmp_path / f"hbt{gone.pid}-abc").mkdir()
+    (tmp_path / f"hbt{os.getpid()}-abc").mkdir()
+    (tmp_path / f"hbt{gone.pid + 100000000}-kept").mkdir()
+    (tmp_path / f"hbt{gone.pid + 100000000}-kept" / "KEPT").touch()
+    monkeypatch.setenv("HBT_TMPDIR", str(tmp_path))
+    found = dead_runs()
+    assert gone.pid in found and os.getpid() not in found and gone.pid + 100000000 not in found
 
 
 def test_syslog_of_a_node_is_caught_with_facility_and_severity(cluster):
@@ -293,3 +309,30 @@ def test_a_node_can_prefer_the_system_tools(cluster):
     reference = c.add_node("refpeer", venv_on_path=False)
     assert c["alpha"].run("command -v python3").stdout.startswith(sys.prefix)
     assert not reference.run("command -v python3").stdout.startswith(sys.prefix)
+
+
+def test_reboot_keeps_the_disks_and_forgets_the_rest(cluster):
+    c = cluster("alpha", "beta")
+    alpha = c["alpha"]
+    disk = alpha.loop_device("16M")
+    alpha.run(f"printf persistent | dd of={disk} conv=notrunc status=none")
+    alpha.write_file("/etc/ha.d/ha.cf", "keepalive 1\n")
+    alpha.run("echo 1 > /run/heartbeat.pid; ln -s /dev/null /dev/drbd0; "
+              "ip addr add 192.0.2.100/24 dev eth0 label eth0:0; "
+              "truncate -s 4M /run/soft.img; losetup -f --show /run/soft.img > /var/log/soft")
+    soft = alpha.read_file("/var/log/soft").strip()
+    daemon = alpha.spawn("sleep 300")
+    c.partition(alpha, "beta")
+
+    alpha.reboot()
+
+    assert daemon.wait(5) == -signal.SIGKILL and alpha.pids() == []
+    assert alpha.run("uname -n").stdout == "alpha\n"
+    assert not alpha.exists("/run/heartbeat.pid") and not alpha.exists("/dev/drbd0")
+    assert alpha.run("ip -o -4 addr show dev eth0").stdout.count("inet ") == 1
+    assert alpha.read_file("/etc/ha.d/ha.cf") == "keepalive 1\n"
+    assert alpha.run(f"head -c 10 {disk}").stdout == "persistent"
+    assert disk in attached_loops() and soft not in attached_loops()
+    assert not alpha.can_reach(c["beta"])
+    c.heal()
+    assert alpha.can_reach(c["beta"])
