@@ -5,9 +5,9 @@ medium); medium.name is the link name (`eth0`) that link status is kept under.
 """
 from .base import DEFAULT_UDPPORT, MediaError, UdpMedium
 from .bcast import Bcast
-from .directive import MEDIA_DIRECTIVES, media_from_directive
+from .directive import MEDIA_DIRECTIVES, media_from_directive, medium_from_config
 from .mcast import Mcast
 from .ucast import Ucast
 
 __all__ = ["DEFAULT_UDPPORT", "MediaError", "UdpMedium", "Bcast", "Mcast", "Ucast",
-           "MEDIA_DIRECTIVES", "media_from_directive"]
+           "MEDIA_DIRECTIVES", "media_from_directive", "medium_from_config"]

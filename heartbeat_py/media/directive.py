@@ -11,6 +11,18 @@ UNSUPPORTED = ("serial", "ucast6", "mcast6", "ping", "ping6", "ping_group", "hba
                "tipc", "rds", "openais")
 
 
+def medium_from_config(spec, on_datagram, log=None):
+    """From one of heartbeat_py.config's parsed media (anything with `.kind`,
+    `.interface`, `.peer`, `.group`, `.port`, `.ttl`, `.loop`)."""
+    if spec.kind == "ucast":
+        return Ucast(spec.interface, spec.peer, spec.port, on_datagram, log)
+    if spec.kind == "bcast":
+        return Bcast(spec.interface, spec.port, on_datagram, log)
+    if spec.kind == "mcast":
+        return Mcast(spec.interface, spec.group, spec.port, spec.ttl, spec.loop, on_datagram, log)
+    return media_from_directive(spec.kind, [], on_datagram)   # raises the refusal
+
+
 def media_from_directive(kind, args, on_datagram, udpport=DEFAULT_UDPPORT, log=None):
     """The media one directive configures (bcast may name several interfaces).
     MediaError for a malformed or unsupported line; sockets open only on start()."""

@@ -78,6 +78,13 @@ class Keyring:
     def single(cls, index, method, key=b""):
         return cls(index, {index: AuthKey(index, method, key)})
 
+    @classmethod
+    def from_authkeys(cls, authkeys):
+        """From heartbeat_py.config's parsed authkeys (anything with `.active.index`
+        and `.keys` mapping index -> object with `.method` and `.key`)."""
+        keys = {i: AuthKey(i, k.method, k.key) for i, k in authkeys.keys.items()}
+        return cls(authkeys.active.index, keys)
+
     def sign(self, data):
         k = self.keys[self.active]
         return f"{k.index} {digest(k.method, k.key, data)}"

@@ -163,3 +163,17 @@ def test_mcast_needs_an_ipv4_interface(loop):
     medium = Mcast("nosuchif0", "239.1.1.1", 694, 1, 0, lambda *a: None)
     with pytest.raises(MediaError, match=r"IP interface \[nosuchif0\] does not exist"):
         medium.start(loop)
+
+
+def test_media_from_parsed_config():
+    from heartbeat_py.config.media import Medium
+    cb = lambda *a: None   # noqa: E731
+    from heartbeat_py.media import medium_from_config
+    u = medium_from_config(Medium("ucast", 3, interface="eth0", peer="10.0.0.2", port=694), cb)
+    assert (u.kind, u.destination) == ("ucast", ("10.0.0.2", 694))
+    m = medium_from_config(Medium("mcast", 4, interface="eth0", group="239.0.0.9", port=700,
+                                  ttl=1, loop=0), cb)
+    assert (m.kind, m.destination, m.ttl) == ("mcast", ("239.0.0.9", 700), 1)
+    assert medium_from_config(Medium("bcast", 5, interface="eth1", port=694), cb).name == "eth1"
+    with pytest.raises(MediaError, match="serial links are not supported"):
+        medium_from_config(Medium("serial", 6, device="/dev/ttyS0", baud=19200), cb)

@@ -97,3 +97,14 @@ def test_screen_refuses_lower_generation_except_for_ns_types():
     with pytest.raises(Replay, match=r"\[gen = 1795588636, curgen = 1795588637\]"):
         screen(env, "starting", ["nodea"], last_generation=ENV.hg + 1)
     screen(env, "NS_ackmsg", ["nodea"], last_generation=ENV.hg + 1)
+
+
+def test_keyring_from_parsed_authkeys():
+    from heartbeat_py.config.authkeys import parse_authkeys
+    from heartbeat_py.wire import Keyring, decode_packet, encode_packet
+    parsed = parse_authkeys("auth 2\n1 crc\n2 sha1 s3cret\n", mode=0o600)
+    ring = Keyring.from_authkeys(parsed)
+    assert ring.active == 2 and set(ring.keys) == {1, 2}
+    pkt = encode_packet(Message.of(t="x"), ring)
+    assert b"%%%\n42:2 " in pkt          # index 2, 40 hex digits of sha1
+    assert decode_packet(pkt, ring)["t"] == "x"
