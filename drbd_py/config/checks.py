@@ -19,7 +19,7 @@ def _check_host(res: Resource, host: Host) -> None:
     if not host.volumes:
         raise _error(host.where, res.where, f"{scope}: 'device' keyword missing.")
     for volume in host.volumes.values():
-        where = volume.where or host.where
+        where = host.where
         if volume.minor is None:
             raise _error(where, res.where, f"{scope}: 'device' keyword missing.")
         if volume.disk is None:

@@ -430,13 +430,17 @@ class _FileParser:
         token = self.value("internal | a device name")
         volume.meta_disk = token.text
         volume.meta_index = None
+        if token.text == "internal":
+            if self.peek().is_punct("["):
+                raise ConfigError(token.path, token.line,
+                                  "don't give an index for internal meta-data")
+            self.expect(";")
+            return
         after = self.next()
         if after.is_punct(";"):
             return
         if not after.is_punct("["):
             raise parse_error(after, "[ | ;")
-        if token.text == "internal":
-            raise ConfigError(after.path, after.line, "don't give an index for internal meta-data")
         index = self.value("an index")
         if not index.text.isdigit():
             raise parse_error(index, "an index")
