@@ -4,7 +4,7 @@ import os
 import shutil
 from pathlib import Path
 
-from . import layout, network, procs, shutdown, storage
+from . import layout, network, procs, shutdown
 from .node import Node
 from .shell import ClusterError, host_run
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from . import layout, network, procs, shutdown, storage
-from .shell import ClusterError, host_run
+from .shell import ClusterError
 from .wait import wait_until
 
 HOLDER = Path(__file__).with_name("holder.py")
