@@ -280,12 +280,14 @@ def run(argv: list[str], view: LocalView | None = None, engine: Engine | None = 
     return _execute(inv, steps, engine)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, view: LocalView | None = None,
+         engine: Engine | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
-        # Bytes that are not UTF-8 in drbd.conf come back out unchanged.
-        stream.reconfigure(errors="surrogateescape")
+        if hasattr(stream, "reconfigure"):
+            # Bytes that are not UTF-8 in drbd.conf come back out unchanged.
+            stream.reconfigure(errors="surrogateescape")
     try:
-        return run(sys.argv[1:] if argv is None else argv)
+        return run(sys.argv[1:] if argv is None else argv, view, engine)
     except (ConfigMissing, ConfigError, PlanError, ExecError, UsageError) as err:
         if str(err):
             print(err, file=sys.stderr)

@@ -67,12 +67,16 @@ class Engine:
         command = [program] if program else [
             sys.executable, "-c", "from drbd_py.engine.daemon import main; main()"]
         with open(os.devnull, "r+b") as null:
-            subprocess.Popen(command, stdin=null, stdout=null, stderr=null,
-                             start_new_session=True, close_fds=True)
+            child = subprocess.Popen(command, stdin=null, stdout=null, stderr=null,
+                                     start_new_session=True, close_fds=True)
         deadline = time.monotonic() + ENGINE_START_SECONDS
         while time.monotonic() < deadline:
             if self.running():
                 return
+            code = child.poll()
+            if code:  # 0 may be a parent that forked the daemon off: keep waiting
+                raise ExecError(f"drbdadm: the DRBD engine (drbd-py-engine) exited with "
+                                f"code {code}", EXIT_NO_ENGINE)
             time.sleep(0.05)
         raise ExecError("drbdadm: the DRBD engine (drbd-py-engine) did not start", EXIT_NO_ENGINE)
 
