@@ -48,8 +48,9 @@ from ..config.hostmatch import LocalView, Placement
 from ..config.loader import load_config
 from ..config.model import Config, Volume
 from . import shinfo, status_view
-from .executor import Engine, EngineNotRunning, ExecError, run_meta
-from .plan import META_COMMANDS, STATUS_COMMANDS, Command, PlanError, Step, plan
+from .errors import AdmError, EngineNotRunning, ExecError, UsageError
+from .executor import Engine, run_meta
+from .plan import META_COMMANDS, STATUS_COMMANDS, Command, Step, plan
 
 PROG = "drbdadm"
 SYNOPSIS = f"USAGE: {PROG} [OPTION...] [-- DRBDSETUP-OPTION...] COMMAND {{all|RESOURCE...}}"
@@ -76,12 +77,6 @@ FORCE_OPTIONS = {"--force", "-f", "--overwrite-data-of-peer", "-o", "--do-what-I
 DISCARD_OPTIONS = {"--discard-my-data"}
 
 
-class UsageError(Exception):
-    def __init__(self, message: str, code: int = EXIT_USAGE):
-        super().__init__(message)
-        self.code = code
-
-
 @dataclass
 class Invocation:
     options: dict
@@ -105,7 +100,7 @@ def _backend(options: list[str], command: str) -> Command:
             result.discard_my_data = True
         else:
             raise UsageError(f"{PROG}: unrecognized option '{option}' for '{command}'\n"
-                             f"try '{PROG} help'")
+                             f"try '{PROG} help'", EXIT_USAGE)
     return result
 
 
@@ -131,7 +126,8 @@ def parse_argv(argv: list[str]) -> Invocation:
             elif after_dashes or words:
                 backend.append(arg)
             else:
-                raise UsageError(f"{PROG}: unrecognized option '{arg}'\ntry '{PROG} help'")
+                raise UsageError(f"{PROG}: unrecognized option '{arg}'\ntry '{PROG} help'",
+                                 EXIT_USAGE)
         elif after_dashes and not words and arg not in COMMANDS:
             backend.append(arg)  # the value of a backend option, e.g. -- --size 10G resize
         else:
@@ -141,13 +137,13 @@ def parse_argv(argv: list[str]) -> Invocation:
                          default_help=False, version=None)
     except DocoptExit:
         if not words and not any(o in general for o in ("-h", "--help", "-V", "--version")):
-            raise UsageError(f"{SYNOPSIS}\n\nNo command specified") from None
-        raise UsageError(f"{PROG}: bad usage\ntry '{PROG} help'") from None
+            raise UsageError(f"{SYNOPSIS}\n\nNo command specified", EXIT_USAGE) from None
+        raise UsageError(f"{PROG}: bad usage\ntry '{PROG} help'", EXIT_USAGE) from None
     if options["--help"] or options["--version"]:
         return Invocation(options, "help" if options["--help"] else "version", [])
     command = options["COMMAND"]
     if command not in COMMANDS:
-        raise UsageError(f"{PROG}: Unknown command '{command}'")
+        raise UsageError(f"{PROG}: Unknown command '{command}'", EXIT_USAGE)
     return Invocation(options, command, options["RESOURCE"], _backend(backend, command))
 
 
@@ -217,9 +213,27 @@ def _status_commands(inv: Invocation, chosen, engine: Engine) -> int:
     return 0
 
 
+def _still_needed(steps: list[Step], engine: Engine) -> list[Step]:
+    """adjust: leave out attaching what is attached and connecting what is connected."""
+    reply = engine.request({"op": "status", "v": 1})
+    needed = []
+    for step in steps:
+        res = status_view.find(reply, step.resource) or {}
+        if step.op == "attach":
+            vols = {v.get("volume", 0): v for v in res.get("volumes", [])}
+            if vols.get(step.args["volume"], {}).get("disk", "Diskless") != "Diskless":
+                continue
+        if step.op == "connect" and res.get("connection", "StandAlone") != "StandAlone":
+            continue
+        needed.append(step)
+    return needed
+
+
 def _execute(inv: Invocation, steps: list[Step], engine: Engine) -> int:
     if inv.command in STARTS_ENGINE:
         engine.ensure_running()
+    if inv.command == "adjust":
+        steps = _still_needed(steps, engine)
     for step in steps:
         if inv.options["--verbose"]:
             print(step.line(), file=sys.stderr)
@@ -247,13 +261,13 @@ def run(argv: list[str], view: LocalView | None = None, engine: Engine | None = 
         _print(_hidden_commands())
         return 0
     if inv.options["--stacked"]:
-        raise UsageError(f"{PROG}: stacked resources are not supported")
+        raise UsageError(f"{PROG}: stacked resources are not supported", EXIT_USAGE)
     path = inv.options["--config-to-test"] or inv.options["--config-file"]
     config = load_config(path)
     view = view or LocalView()
     if not inv.targets and inv.command not in ALL_BY_DEFAULT:
         raise UsageError(f"USAGE: {PROG} {inv.command} [OPTION...] {{all|RESOURCE...}}\n\n"
-                         "No resource names specified")
+                         "No resource names specified", EXIT_USAGE)
     if inv.command == "dump":
         if not inv.targets or inv.targets == ["all"]:
             print(dump_config(config), end="")
@@ -288,7 +302,7 @@ def main(argv: list[str] | None = None, view: LocalView | None = None,
             stream.reconfigure(errors="surrogateescape")
     try:
         return run(sys.argv[1:] if argv is None else argv, view, engine)
-    except (ConfigMissing, ConfigError, PlanError, ExecError, UsageError) as err:
+    except (ConfigMissing, ConfigError, AdmError) as err:
         if str(err):
             print(err, file=sys.stderr)
         return err.code

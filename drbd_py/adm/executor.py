@@ -12,20 +12,11 @@ import subprocess
 import sys
 import time
 
+from .errors import EngineNotRunning, ExecError
 from .plan import Step
 
 EXIT_NO_ENGINE = 20  # what drbdsetup returns when it cannot reach the kernel module
 ENGINE_START_SECONDS = 10.0
-
-
-class ExecError(Exception):
-    def __init__(self, message: str, code: int):
-        super().__init__(message)
-        self.code = code
-
-
-class EngineNotRunning(ExecError):
-    pass
 
 
 def _client():

@@ -12,6 +12,7 @@ from ..config.build import volume_disk_options
 from ..config.dump import esc
 from ..config.hostmatch import Placement
 from ..config.model import Address, Volume
+from .errors import PlanError
 
 # DRBD 8.4's built-in defaults (drbd_limits.h); 0.7 and 8.3 agreed on all that
 # matter here except al-extents (127 then) and on-io-error (pass_on then).
@@ -37,14 +38,6 @@ DEFAULTS = {
 
 META_COMMANDS = ("create-md", "dump-md", "wipe-md", "get-gi", "show-gi")
 STATUS_COMMANDS = ("role", "state", "cstate", "dstate", "status")
-
-
-class PlanError(Exception):
-    """A command that cannot be planned; carries drbdadm's message and exit code."""
-
-    def __init__(self, message: str, code: int):
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass

@@ -29,10 +29,10 @@ def _check_host(res: Resource, host: Host) -> None:
 
 
 def _check_resource(res: Resource, names: set[str]) -> None:
-    if not res.hosts:
-        raise _error(res.where, None, f"in resource {res.name}: Missing section 'on <HOST> {{ ... }}'.")
     if len(res.hosts) < 2:
-        raise _error(res.where, None, f"in resource {res.name}: Missing section 'on <PEER> {{ ... }}'.")
+        missing = "<PEER>" if res.hosts else "<HOST>"
+        raise _error(res.where, None,
+                     f"in resource {res.name}: Missing section 'on {missing} {{ ... }}'.")
     for host in res.hosts:
         _check_host(res, host)
     first = res.hosts[0]

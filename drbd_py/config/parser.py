@@ -61,6 +61,11 @@ def parse_error(token: Token, expected: str) -> ConfigError:
     return ConfigError(token.path, token.line, f"Parse error: '{expected}' expected, but got {got}")
 
 
+def mixed_volumes(token: Token, resource: str) -> ConfigError:
+    return ConfigError(token.path, token.line,
+                       f"in resource {resource}: you must not mix implicit and explicit volumes")
+
+
 def read_text(path: str) -> str:
     # surrogateescape: any byte sequence survives the round trip to output.
     with open(path, encoding="utf-8", errors="surrogateescape") as handle:
@@ -276,8 +281,7 @@ class _FileParser:
 
     def implicit(self, res: ResourceDraft, token: Token) -> None:
         if res.explicit_volumes:
-            raise ConfigError(token.path, token.line,
-                              f"in resource {res.name}: you must not mix implicit and explicit volumes")
+            raise mixed_volumes(token, res.name)
         res.implicit_volume = True
 
     def volume_number(self, res: ResourceDraft) -> int:
@@ -285,8 +289,7 @@ class _FileParser:
         if not token.text.isdigit() or int(token.text) > 65535:
             raise parse_error(token, "a volume number (0..65535)")
         if res.implicit_volume:
-            raise ConfigError(token.path, token.line,
-                              f"in resource {res.name}: you must not mix implicit and explicit volumes")
+            raise mixed_volumes(token, res.name)
         res.explicit_volumes = True
         return int(token.text)
 
@@ -330,8 +333,7 @@ class _FileParser:
                 self.expect(";")
             elif word in ("disk", "device", "meta-disk", "flexible-meta-disk"):
                 if explicit:
-                    raise ConfigError(token.path, token.line, f"in resource {res.name}: "
-                                      "you must not mix implicit and explicit volumes")
+                    raise mixed_volumes(token, res.name)
                 implicit = True
                 volume = host.volumes.setdefault(0, Volume(0))
                 self.parse_volume_statement(volume, token, seen, f"{res.name}: on {host.name}")
@@ -340,8 +342,7 @@ class _FileParser:
                 if not token_n.text.isdigit() or int(token_n.text) > 65535:
                     raise parse_error(token_n, "a volume number (0..65535)")
                 if implicit:
-                    raise ConfigError(token.path, token.line, f"in resource {res.name}: "
-                                      "you must not mix implicit and explicit volumes")
+                    raise mixed_volumes(token, res.name)
                 explicit = True
                 number = int(token_n.text)
                 if number in host.volumes:
@@ -554,8 +555,8 @@ class _FileParser:
                                   f"{name.text}: '{text}' is not a valid size ([0-9]+[KMGs]?)")
         if (spec.minimum is not None and number < spec.minimum) or (
                 spec.maximum is not None and number > spec.maximum):
-            raise ConfigError(token.path, token.line, f"{name.text} {text} out of range "
-                              f"[{self.shown(spec, spec.minimum)}..{self.shown(spec, spec.maximum)}]")
+            bounds = f"[{self.shown(spec, spec.minimum)}..{self.shown(spec, spec.maximum)}]"
+            raise ConfigError(token.path, token.line, f"{name.text} {text} out of range {bounds}")
         return number
 
     @staticmethod

@@ -265,3 +265,18 @@ def test_meta_data_commands_on_a_file_backed_disk(capsys, tmp_path):
     assert code == 0 and "successfully wiped out" in out
     code, _, err = drbdadm(capsys, "-c", str(conf), "get-gi", "r0", host="a")
     assert code != 0 and err
+
+
+def test_adjust_does_only_what_is_missing(capsys):
+    engine = StandInEngine(status={"ok": True, "resources": [{
+        "name": "drbd0", "role": "Secondary", "connection": "WFConnection",
+        "volumes": [{"volume": 0, "disk": "Diskless"}]}]})
+    assert drbdadm(capsys, "-c", CLASSIC, "adjust", "drbd0", engine=engine)[0] == 0
+    assert [r["op"] for r in engine.requests if r["op"] != "status"] == [
+        "new-resource", "attach", "syncer"]
+    engine.status["resources"][0]["volumes"][0]["disk"] = "UpToDate"
+    engine.status["resources"][0]["connection"] = "StandAlone"
+    engine.requests.clear()
+    assert drbdadm(capsys, "-c", CLASSIC, "adjust", "drbd0", engine=engine)[0] == 0
+    assert [r["op"] for r in engine.requests if r["op"] != "status"] == [
+        "new-resource", "syncer", "connect"]

@@ -75,8 +75,10 @@ resource r0 {
   net { protocol C; sndbuf-size 512K; }
   disk { resync-rate 20M; al-extents 257; on-io-error call-local-io-error; }
   handlers { pri-on-incon-degr "halt -f"; }
-  on a { device /dev/drbd0 minor 0; disk /dev/sda1; address ipv4 10.0.0.1:7788; meta-disk /dev/sdb1 [0]; }
-  on b { device /dev/drbd0 minor 0; disk /dev/sda1; address ipv4 10.0.0.2:7788; meta-disk /dev/sdb1 [0]; }
+  on a { device /dev/drbd0 minor 0; disk /dev/sda1; address ipv4 10.0.0.1:7788;
+         meta-disk /dev/sdb1 [0]; }
+  on b { device /dev/drbd0 minor 0; disk /dev/sda1; address ipv4 10.0.0.2:7788;
+         meta-disk /dev/sdb1 [0]; }
 }""")
     assert old == new
     assert old.resources[0].settings.net.sndbuf_size == 512 * 1024

@@ -94,8 +94,10 @@ def test_reference_dump_agrees_on_the_facts(path):
 
 BROKEN = "resource r0 {\nprotocol C\n on alpha { }\n}\n"
 GOOD = ("resource r0 {\n protocol C;\n"
-        " on alpha { device /dev/drbd0; disk /dev/sda7; address 10.1.1.31:7789; meta-disk internal; }\n"
-        " on bravo { device /dev/drbd0; disk /dev/sda7; address 10.1.1.32:7789; meta-disk internal; }\n"
+        " on alpha { device /dev/drbd0; disk /dev/sda7; address 10.1.1.31:7789;\n"
+        "   meta-disk internal; }\n"
+        " on bravo { device /dev/drbd0; disk /dev/sda7; address 10.1.1.32:7789;\n"
+        "   meta-disk internal; }\n"
         "}\n")
 
 
