@@ -177,12 +177,23 @@ class Node:
         non-zero exit raises CommandFailed (with stdout and stderr).
         """
         argv = argv_of(cmd)
+        popen = subprocess.Popen(self._nsenter(argv, cwd), stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env=self.env(env))
         try:
-            proc = subprocess.run(self._nsenter(argv, cwd), capture_output=True, text=True,
-                                  input=input, timeout=timeout, env=self.env(env))
+            out, err = popen.communicate(input, timeout=timeout)
         except subprocess.TimeoutExpired as exc:
-            raise ClusterError(f"{self.name}: {shlex.join(argv)}: still running after {timeout}s; "
-                               f"stdout: {exc.stdout!r} stderr: {exc.stderr!r}") from exc
+            code = popen.poll()
+            popen.kill()
+            popen.wait()
+            for pipe in (popen.stdout, popen.stderr):
+                pipe.close()
+            why = (f"exited {code}, but a process it started still holds its stdout/stderr "
+                   "(start daemons with spawn(), or redirect their output)"
+                   if code is not None else f"still running after {timeout}s")
+            raise ClusterError(f"{self.name}: {shlex.join(argv)}: {why}; "
+                               f"stdout: {exc.stdout!r} stderr: {exc.stderr!r}") from None
+        proc = subprocess.CompletedProcess(popen.args, popen.returncode, out, err)
         if check and proc.returncode != 0:
             raise CommandFailed(self.name, argv, proc)
         return proc
@@ -290,9 +301,11 @@ class Node:
         return loop
 
     # -- network ---------------------------------------------------------------
-    def can_reach(self, other, timeout=0.5):
-        """True when one ICMP echo to `other` (Node or address) is answered
-        within `timeout` seconds (the bridge is local: replies take < 1 ms)."""
+    def can_reach(self, other, timeout=2.0):
+        """True as soon as an ICMP echo to `other` (Node or address) is
+        answered; False after `timeout` s.  Replies on the local bridge take
+        < 1 ms, but right after a heal ARP may need up to a second: to
+        assert a cut, pass a short timeout (0.3)."""
         ip = other.ip if isinstance(other, Node) else other
         proc = self.run([sys.executable, str(PROBE), ip, str(timeout)],
                         check=False, timeout=timeout + 10)

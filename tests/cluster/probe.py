@@ -22,17 +22,25 @@ def checksum(data):
     return ~total & 0xFFFF
 
 
-def echo(address, timeout):
+def echo(address, timeout, every=0.2):
+    """True when an echo reply from `address` comes within `timeout` s.
+    Requests go out every `every` s: the first may wait in the kernel for
+    ARP, whose retries after a cut come only once a second."""
     ident = os.getpid() & 0xFFFF
     payload = b"hbt-probe"
-    header = struct.pack("!BBHHH", 8, 0, 0, ident, 1)
-    packet = struct.pack("!BBHHH", 8, 0, checksum(header + payload), ident, 1) + payload
     with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP) as s:
-        s.sendto(packet, (address, 0))
         deadline = time.monotonic() + timeout
+        seq, next_send = 0, 0.0
         while (left := deadline - time.monotonic()) > 0:
-            if not select.select([s], [], [], left)[0]:
-                break
+            if time.monotonic() >= next_send:
+                seq += 1
+                header = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
+                packet = struct.pack("!BBHHH", 8, 0, checksum(header + payload), ident, seq)
+                s.sendto(packet + payload, (address, 0))
+                next_send = time.monotonic() + every
+            wait = min(left, max(0.0, next_send - time.monotonic()))
+            if not select.select([s], [], [], wait)[0]:
+                continue
             data, peer = s.recvfrom(2048)
             icmp = data[(data[0] & 0x0F) * 4:]
             kind, _code, _sum, rid, _seq = struct.unpack("!BBHHH", icmp[:8])

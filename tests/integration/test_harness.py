@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.cluster import CommandFailed, WaitTimeout, wait_until
+from tests.cluster import ClusterError, CommandFailed, WaitTimeout, wait_until
 from tests.cluster.procs import is_alive, netns_inode, pids_in_netns
 from tests.cluster.run import dead_runs, namespaces_of, sweep
 
@@ -173,7 +173,7 @@ def test_partition_cuts_both_ways_including_broadcast_and_heal_restores(cluster)
         wait_until(lambda s=s: "listening" in s.output(), 10)
 
     c.partition(alpha, beta)
-    assert not alpha.can_reach(beta) and not beta.can_reach(alpha)
+    assert not alpha.can_reach(beta, 0.3) and not beta.can_reach(alpha, 0.3)
     assert alpha.can_reach(gamma) and beta.can_reach(gamma)
     alpha.run(["python3", "-c", BROADCAST, "cut"])
     wait_until(lambda: "192.0.2.11 cut" in listeners["gamma"].output(), 5)
@@ -189,10 +189,10 @@ def test_isolate_cuts_a_node_from_everyone_and_heal_of_one_pair(cluster):
     c = cluster("alpha", "beta", "gamma")
     alpha, beta, gamma = c["alpha"], c["beta"], c["gamma"]
     alpha.isolate()
-    assert not any(alpha.can_reach(n) or n.can_reach(alpha) for n in (beta, gamma))
+    assert not any(alpha.can_reach(n, 0.3) or n.can_reach(alpha, 0.3) for n in (beta, gamma))
     assert beta.can_reach(gamma)
     c.heal(alpha, gamma)
-    assert alpha.can_reach(gamma) and not alpha.can_reach(beta)
+    assert alpha.can_reach(gamma) and not alpha.can_reach(beta, 0.3)
 
 
 def test_kill_selects_by_node_not_by_name(cluster):
@@ -211,6 +211,10 @@ def test_run_reports_failures_with_output(cluster):
         c["alpha"].run("echo out; echo err >&2; exit 3")
     assert failed.value.returncode == 3 and "err" in failed.value.stderr
     assert "alpha" in str(failed.value)
+    with pytest.raises(ClusterError, match="exited 0, but a process it started still holds"):
+        c["alpha"].run("sleep 30 & echo started", timeout=1)
+    with pytest.raises(ClusterError, match="still running after 1s"):
+        c["alpha"].run(["sleep", "30"], timeout=1)
     proc = c["alpha"].run(["sh", "-c", "exit 7"], check=False)
     assert proc.returncode == 7
     assert c["alpha"].run("cat", input="in").stdout == "in"
@@ -333,6 +337,6 @@ def test_reboot_keeps_the_disks_and_forgets_the_rest(cluster):
     assert alpha.read_file("/etc/ha.d/ha.cf") == "keepalive 1\n"
     assert alpha.run(f"head -c 10 {disk}").stdout == "persistent"
     assert disk in attached_loops() and soft not in attached_loops()
-    assert not alpha.can_reach(c["beta"])
+    assert not alpha.can_reach(c["beta"], 0.3)
     c.heal()
     assert alpha.can_reach(c["beta"])
