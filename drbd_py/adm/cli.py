@@ -62,9 +62,10 @@ COMMANDS = ("attach", "detach", "connect", "disconnect", "up", "down", "primary"
             "pause-sync", "resume-sync", "adjust", "wait-connect", "wait-con-int", "role",
             "state", "cstate", "dstate", "status", "dump", "create-md", "dump-md", "wipe-md",
             "get-gi", "show-gi", "hidden-commands", "help") + shinfo.COMMANDS
-HIDDEN = ("sh-resources", "sh-dev", "sh-minor", "sh-ll-dev", "sh-md-dev", "sh-md-idx", "sh-ip")
+HIDDEN = ("sh-nop", "sh-resources", "sh-mod-parms", "sh-dev", "sh-minor", "sh-ll-dev",
+          "sh-md-dev", "sh-md-idx", "sh-ip", "sh-b-pri")
 # Commands that work on every resource of this host when none is named.
-ALL_BY_DEFAULT = ("dump", "status", "wait-con-int", "sh-resources")
+ALL_BY_DEFAULT = ("dump", "status", "wait-con-int", "sh-resources", "sh-nop", "sh-mod-parms")
 NEEDS_NO_RESOURCE = ("help", "hidden-commands")
 # Commands that bring the engine up if it is not running.
 STARTS_ENGINE = ("up", "attach", "adjust")
@@ -128,7 +129,7 @@ def parse_argv(argv: list[str]) -> Invocation:
             else:
                 raise UsageError(f"{PROG}: unrecognized option '{arg}'\ntry '{PROG} help'",
                                  EXIT_USAGE)
-        elif after_dashes and not words and arg not in COMMANDS:
+        elif after_dashes and not words and arg.replace("_", "-") not in COMMANDS:
             backend.append(arg)  # the value of a backend option, e.g. -- --size 10G resize
         else:
             words.append(arg)
@@ -142,6 +143,8 @@ def parse_argv(argv: list[str]) -> Invocation:
     if options["--help"] or options["--version"]:
         return Invocation(options, "help" if options["--help"] else "version", [])
     command = options["COMMAND"]
+    if command.replace("_", "-") in COMMANDS:
+        command = command.replace("_", "-")  # 0.7 wrote wait_con_int, invalidate_remote
     if command not in COMMANDS:
         raise UsageError(f"{PROG}: Unknown command '{command}'", EXIT_USAGE)
     return Invocation(options, command, options["RESOURCE"], _backend(backend, command))
@@ -268,30 +271,38 @@ def run(argv: list[str], view: LocalView | None = None, engine: Engine | None = 
     if not inv.targets and inv.command not in ALL_BY_DEFAULT:
         raise UsageError(f"USAGE: {PROG} {inv.command} [OPTION...] {{all|RESOURCE...}}\n\n"
                          "No resource names specified", EXIT_USAGE)
-    if inv.command == "dump":
+    if inv.command in ("dump", "sh-nop", "sh-mod-parms"):
+        return _from_config_alone(inv, config, view)
+    chosen = resolve(config, view, inv.targets, inv.options["--peer"])
+    if inv.command in shinfo.COMMANDS and inv.command != "sh-b-pri":
+        _print(shinfo.resource_lines(inv.command, chosen))
+        return 0
+    command = inv.command
+    if command == "sh-b-pri":
+        # drbd's init script: promote where startup { become-primary-on } names us.
+        chosen = [(p, v) for p, v in chosen if shinfo.becomes_primary(p)]
+        command = "primary"
+    steps = [step for place, volumes in chosen
+             for step in plan(command, place, volumes, inv.backend)]
+    if inv.options["--dry-run"]:
+        _print(step.line() for step in steps)
+        return 0
+    engine = engine or Engine()
+    if command in STATUS_COMMANDS:
+        return _status_commands(inv, chosen, engine)
+    return _execute(inv, steps, engine)
+
+
+def _from_config_alone(inv: Invocation, config: Config, view: LocalView) -> int:
+    if inv.command == "sh-mod-parms":
+        print(f"minor_count={shinfo.minor_count(config)}")
+    elif inv.command == "dump":
         if not inv.targets or inv.targets == ["all"]:
             print(dump_config(config), end="")
         else:
             places = resolve(config, view, inv.targets, None)
             print(dump_config(config, [p.resource for p, _ in places]), end="")
-        return 0
-    chosen = resolve(config, view, inv.targets, inv.options["--peer"])
-    if inv.command == "sh-resources":
-        print(" ".join(place.resource.name for place, _ in chosen))
-        return 0
-    if inv.command in shinfo.COMMANDS:
-        for place, volumes in chosen:
-            _print(shinfo.lines(inv.command, place, volumes))
-        return 0
-    steps = [step for place, volumes in chosen
-             for step in plan(inv.command, place, volumes, inv.backend)]
-    if inv.options["--dry-run"]:
-        _print(step.line() for step in steps)
-        return 0
-    engine = engine or Engine()
-    if inv.command in STATUS_COMMANDS:
-        return _status_commands(inv, chosen, engine)
-    return _execute(inv, steps, engine)
+    return 0
 
 
 def main(argv: list[str] | None = None, view: LocalView | None = None,

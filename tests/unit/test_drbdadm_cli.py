@@ -280,3 +280,21 @@ def test_adjust_does_only_what_is_missing(capsys):
     assert drbdadm(capsys, "-c", CLASSIC, "adjust", "drbd0", engine=engine)[0] == 0
     assert [r["op"] for r in engine.requests if r["op"] != "status"] == [
         "new-resource", "syncer", "connect"]
+
+
+def test_07_underscore_commands_and_init_script_helpers(capsys):
+    assert drbdadm(capsys, "-c", CLASSIC, "-d", "invalidate_remote", "drbd0")[1] == \
+        "invalidate-remote drbd0/0\n"
+    assert drbdadm(capsys, "-c", CLASSIC, "-d", "wait_con_int")[1] == \
+        "wait-connect drbd0 timeout=0 degr_timeout=0\n"
+    assert drbdadm(capsys, "-c", CLASSIC, "sh-nop")[:2] == (0, "")
+    assert drbdadm(capsys, "-c", CLASSIC, "sh-mod-parms")[1] == "minor_count=32\n"
+    sample = os.path.join(DATA, "v07", "sample-0.7.conf")
+    assert drbdadm(capsys, "-c", sample, "sh-mod-parms", host="amd")[1] == "minor_count=4\n"
+
+
+def test_sh_b_pri_promotes_where_become_primary_on_names_us(capsys):
+    dual = os.path.join(DATA, "v83", "dual-primary.conf")
+    assert drbdadm(capsys, "-c", dual, "-d", "sh-b-pri", "all", host="gfs1")[1] == \
+        "primary r0 force=no\n"
+    assert drbdadm(capsys, "-c", CLASSIC, "-d", "sh-b-pri", "all")[:2] == (0, "")
