@@ -25,6 +25,9 @@ def _client():
     except ImportError:
         raise ExecError("drbdadm: the replication engine is not installed "
                         "(drbd_py.engine.client is missing)", EXIT_NO_ENGINE) from None
+    if not callable(getattr(client, "request", None)):
+        raise ExecError("drbdadm: drbd_py.engine.client has no request(message) "
+                        "(see docs/drbd-control.md)", EXIT_NO_ENGINE)
     return client
 
 
