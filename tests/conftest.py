@@ -92,7 +92,9 @@ def _log_tails(clusters):
                 base = node.root / folder
                 for path in sorted(base.rglob("*")) if base.is_dir() else []:
                     if path.is_file() and path.stat().st_size:
-                        lines = path.read_text(errors="replace").splitlines()[-LOG_TAIL:]
+                        with open(path, "rb") as f:
+                            f.seek(max(0, path.stat().st_size - 64 * 1024))
+                            lines = f.read().decode(errors="replace").splitlines()[-LOG_TAIL:]
                         yield f"{node.name}:{path.relative_to(node.root)}", "\n".join(lines)
 
 
