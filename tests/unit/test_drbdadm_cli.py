@@ -298,3 +298,20 @@ def test_sh_b_pri_promotes_where_become_primary_on_names_us(capsys):
     assert drbdadm(capsys, "-c", dual, "-d", "sh-b-pri", "all", host="gfs1")[1] == \
         "primary r0 force=no\n"
     assert drbdadm(capsys, "-c", CLASSIC, "-d", "sh-b-pri", "all")[:2] == (0, "")
+
+
+@pytest.mark.parametrize("command, first_op", [
+    ("up", "new-resource"), ("down", "down"), ("attach", "new-resource"), ("detach", "detach"),
+    ("connect", "connect"), ("disconnect", "disconnect"), ("primary", "primary"),
+    ("secondary", "secondary"), ("state", "status"), ("role", "status"), ("cstate", "status"),
+    ("dstate", "status"), ("status", "status"), ("create-md", "create-md"),
+    ("dump-md", "dump-md"), ("wipe-md", "wipe-md"), ("invalidate", "invalidate"),
+    ("invalidate-remote", "invalidate-remote"), ("outdate", "outdate"), ("resize", "resize"),
+    ("adjust", "new-resource"), ("syncer", "syncer"), ("pause-sync", "pause-sync"),
+    ("resume-sync", "resume-sync"), ("verify", "verify"), ("wait-connect", "wait-connect"),
+    ("wait-con-int", "wait-connect"),
+])
+def test_every_command_plans_under_dry_run(capsys, command, first_op):
+    code, out, err = drbdadm(capsys, "-c", CLASSIC, "-d", command, "drbd0")
+    assert (code, err) == (0, "")
+    assert out.split()[:2] in ([first_op, "drbd0"], [first_op, "drbd0/0"])
