@@ -105,6 +105,6 @@ def test_shipped_example_configuration_passes(tmp_path):
     shutil.copytree(ROOT / "etc" / "ha.d", confdir)
     shutil.copytree(ROOT / "resource.d", confdir / "resource.d")
     (confdir / "authkeys").chmod(0o600)
-    cfg = load(confdir, env={"INITDIR": str(tmp_path / "init.d")}, nodename="node1")
+    cfg = load(confdir, env={"INITDIR": str(tmp_path / "init.d")}, nodename="debian-420")
     assert cfg.warnings == [] and cfg.unhandled == []
     assert [r.script for r in cfg.resources.groups[0].resources] == ["IPaddr", "drbddisk", "Filesystem"]
