@@ -3,16 +3,18 @@ for tests, benchmarks and trying it by hand. One process, one event loop, as in 
 Run as `python -m drbd_py.device.standalone`.
 
 Usage:
-  standalone [--rundir=DIR] MINOR DEVICE FILE
+  standalone [--rundir=DIR] [--timeout=S] MINOR DEVICE FILE
   standalone cleanup [--rundir=DIR]
 
 Options:
   --rundir=DIR   where sockets, mounts and records live [default: /run/drbd-py]
+  --timeout=S    seconds a detach may take [default: 30]
 
 While serving: SIGUSR1 detaches the device (as `drbdadm secondary` would) or, when
-detached, attaches it again (`drbdadm primary`); SIGTERM detaches and exits. Each
-outcome is one line on stdout: `attached DEVICE KERNEL-DEVICE METHOD SIZE`, `detached`,
-`busy: MESSAGE; HOLDERS`, `error: MESSAGE`.
+detached, attaches it again (`drbdadm primary`); SIGUSR2 prints the NBD request counts;
+SIGTERM detaches and exits. Each outcome is one line on stdout:
+`attached DEVICE KERNEL-DEVICE METHOD SIZE`, `detached`, `busy: MESSAGE; HOLDERS`,
+`error: MESSAGE`, `stats read=N write=N flush=N trim=N write_zeroes=N errors=N`.
 """
 import asyncio
 import logging
@@ -33,8 +35,8 @@ def say(line: str) -> None:
 
 
 class Standalone:
-    def __init__(self, minor: int, device: str, path: str, rundir: str):
-        self.minor, self.device, self.rundir = minor, device, rundir
+    def __init__(self, minor: int, device: str, path: str, rundir: str, timeout: float):
+        self.minor, self.device, self.rundir, self.timeout = minor, device, rundir, timeout
         self.backend = FileBackend(path)
         self.server = NbdServer(os.path.join(rundir, "nbd", f"{minor}.sock"), self.backend,
                                 export_name=f"drbd{minor}")
@@ -52,7 +54,7 @@ class Standalone:
 
     async def demote(self) -> bool:
         try:
-            await detach(self.minor, self.device, timeout=30, rundir=self.rundir)
+            await detach(self.minor, self.device, timeout=self.timeout, rundir=self.rundir)
         except DeviceBusy as e:
             say(f"busy: {e}; {', '.join(e.holders)}")
             return False
@@ -69,7 +71,7 @@ class Standalone:
         await self.server.start()
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[int] = asyncio.Queue()
-        for sig in (signal.SIGUSR1, signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, events.put_nowait, sig)
         await self.promote()
         try:
@@ -77,6 +79,9 @@ class Standalone:
                 sig = await events.get()
                 if sig == signal.SIGUSR1:
                     await (self.demote() if self.attached else self.promote())
+                elif sig == signal.SIGUSR2:
+                    counts = self.server.stats()
+                    say("stats " + " ".join(f"{k}={v}" for k, v in counts.items()))
                 elif not self.attached or await self.demote():
                     return 0
         finally:
@@ -96,7 +101,7 @@ def main(argv=None) -> int:
         return 1 if problems else 0
     try:
         return asyncio.run(Standalone(int(args["MINOR"]), args["DEVICE"], args["FILE"],
-                                      rundir).run())
+                                      rundir, float(args["--timeout"])).run())
     except OSError as e:
         print(f"standalone: {e}", file=sys.stderr)
         return 1

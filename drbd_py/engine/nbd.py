@@ -73,6 +73,8 @@ class NbdServer:
         self._handshakes: set[asyncio.Task] = set()
         self._connections: set[_Connection] = set()
         self.pool = BufferPool()
+        self.counts = [0] * 8          # answered requests by NBD command number
+        self.errors = 0
 
     # --- public interface ----------------------------------------------------------
     @property
@@ -82,6 +84,14 @@ class NbdServer:
     @property
     def read_only(self) -> bool:
         return self._read_only or bool(self.backend.read_only)
+
+    def stats(self) -> dict[str, int]:
+        """Requests answered so far, by kind, and how many of them failed."""
+        names = {P.CMD_READ: "read", P.CMD_WRITE: "write", P.CMD_FLUSH: "flush",
+                 P.CMD_TRIM: "trim", P.CMD_WRITE_ZEROES: "write_zeroes"}
+        out = {name: self.counts[kind] for kind, name in names.items()}
+        out["errors"] = self.errors
+        return out
 
     def set_read_only(self, value: bool) -> None:
         """Refuse (EPERM) or allow writes from now on, on current and future connections."""
@@ -438,9 +448,12 @@ class _Connection:
 
     # --- replying --------------------------------------------------------------------
     def _reply(self, req: _Request, error: int, data) -> None:
+        if req.kind < 8:
+            self.server.counts[req.kind] += 1
         if self.closed.done():
             return
         if error:
+            self.server.errors += 1
             if self.structured:
                 self._queue(P.structured_error(req.cookie, error))
             else:
