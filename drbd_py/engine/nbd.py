@@ -182,6 +182,11 @@ class NbdServer:
         except asyncio.CancelledError:
             sock.close()
             raise
+        except Exception:
+            # Whatever a client sends must not take the engine down.
+            log.exception("nbd: handshake failed")
+            sock.close()
+            return
         conn = _Connection(self, sock, negotiated.structured)
         self._connections.add(conn)
         conn.closed.add_done_callback(lambda _f: self._connections.discard(conn))

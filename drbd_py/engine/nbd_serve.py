@@ -47,7 +47,18 @@ async def serve(socket_path: str, path: str, read_only: bool, name: str,
 class ServerThread:
     """An NbdServer in its own thread and event loop, for blocking callers (tests)."""
 
+    @classmethod
+    def over_new_file(cls, path: str, size: int, socket_path: str, backend_class=FileBackend,
+                      **kwargs) -> "ServerThread":
+        """Serve a fresh sparse file of `size` bytes; stop() also closes its backend."""
+        with open(path, "wb") as f:
+            f.truncate(size)
+        srv = cls(socket_path, backend_class(path), **kwargs)
+        srv.path = path
+        return srv
+
     def __init__(self, socket_path: str, backend, **kwargs):
+        self.socket_path = socket_path
         self.loop = asyncio.new_event_loop()
         self.server = NbdServer(socket_path, backend, **kwargs)
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True,
@@ -73,6 +84,8 @@ class ServerThread:
                 self.loop.call_soon_threadsafe(self.loop.stop)
                 self._thread.join(10)
                 self.loop.close()
+                if hasattr(self, "path"):
+                    self.server.backend.close()
 
     def __enter__(self):
         return self

@@ -7,7 +7,6 @@ import subprocess
 import pytest
 
 from drbd_py.engine.nbd_buffers import BufferPool
-from drbd_py.engine.nbd_file_backend import FileBackend
 from drbd_py.engine.nbd_serve import ServerThread
 
 SIZE = 16 * 1024 * 1024
@@ -20,16 +19,12 @@ def need(tool):
 
 @pytest.fixture
 def served(tmp_path):
-    disk = tmp_path / "disk"
-    with open(disk, "wb") as f:
-        f.truncate(SIZE)
-    backend = FileBackend(str(disk))
-    srv = ServerThread(str(tmp_path / "nbd.sock"), backend, export_name="r0")
+    srv = ServerThread.over_new_file(str(tmp_path / "disk"), SIZE, str(tmp_path / "nbd.sock"),
+                                     export_name="r0")
     srv.uri = f"nbd+unix:///r0?socket={tmp_path}/nbd.sock"
-    srv.disk = disk
+    srv.disk = tmp_path / "disk"
     yield srv
     srv.stop()
-    backend.close()
 
 
 def run(*cmd, check=True):

@@ -39,22 +39,16 @@ class RecordingBackend(FileBackend):
 
 @pytest.fixture
 def served(tmp_path):
-    path = tmp_path / "disk"
-    with open(path, "wb") as f:
-        f.truncate(SIZE)
-    backend = RecordingBackend(str(path))
-    srv = ServerThread(str(tmp_path / "nbd.sock"), backend, export_name="r0")
-    srv.path = str(path)
-    srv.sock_path = str(tmp_path / "nbd.sock")
+    srv = ServerThread.over_new_file(str(tmp_path / "disk"), SIZE, str(tmp_path / "nbd.sock"),
+                                     RecordingBackend, export_name="r0")
     yield srv
     srv.stop()
-    backend.close()
 
 
 def raw(srv, timeout=5.0):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
-    s.connect(srv.sock_path)
+    s.connect(srv.socket_path)
     return s
 
 
@@ -112,7 +106,7 @@ def wait_until(cond, timeout=5.0):
 
 
 def still_serving(srv):
-    with NbdClient(srv.sock_path) as c:
+    with NbdClient(srv.socket_path) as c:
         c.write(4096, b"alive" * 10)
         return c.read(4096, 50) == b"alive" * 10
 
@@ -236,7 +230,7 @@ def test_handshake_violations_close_only_that_connection(served, case):
 
 def test_write_read_flush_trim_zeroes_roundtrip(served):
     data = os.urandom(256 * 1024)
-    with NbdClient(served.sock_path, "r0") as c:
+    with NbdClient(served.socket_path, "r0") as c:
         assert c.size == SIZE
         c.write(1 << 20, data)
         assert c.read(1 << 20, len(data)) == data
@@ -250,7 +244,7 @@ def test_write_read_flush_trim_zeroes_roundtrip(served):
 
 
 def test_trim_punches_holes_in_the_backing_file(served):
-    with NbdClient(served.sock_path) as c:
+    with NbdClient(served.socket_path) as c:
         c.write(0, os.urandom(4 << 20))
         c.flush()
         before = os.stat(served.path).st_blocks
@@ -261,7 +255,7 @@ def test_trim_punches_holes_in_the_backing_file(served):
 
 def test_unaligned_and_large_multi_recv_write(served):
     data = os.urandom(5 * 1024 * 1024 + 3)
-    with NbdClient(served.sock_path, structured=False) as c:
+    with NbdClient(served.socket_path, structured=False) as c:
         c.write(1, data)
         assert c.read(1, len(data)) == data
         c.write(7, b"xyz")
@@ -269,7 +263,7 @@ def test_unaligned_and_large_multi_recv_write(served):
 
 
 def test_errors_keep_the_connection_usable(served):
-    with NbdClient(served.sock_path, structured=False) as c:
+    with NbdClient(served.socket_path, structured=False) as c:
         with pytest.raises(NbdError) as e:
             c.write(SIZE - 2, b"0123")                  # payload is still consumed
         assert e.value.errno == P.ENOSPC
@@ -291,7 +285,7 @@ def test_errors_keep_the_connection_usable(served):
 
 def test_read_only_refuses_writes_with_eperm(served):
     served.call(served.server.set_read_only, True)
-    with NbdClient(served.sock_path) as c:
+    with NbdClient(served.socket_path) as c:
         assert c.flags & P.TFLAG_READ_ONLY
         for call in (lambda: c.write(0, b"x"), lambda: c.trim(0, 4096),
                      lambda: c.write_zeroes(0, 4096)):
@@ -302,7 +296,7 @@ def test_read_only_refuses_writes_with_eperm(served):
         c.flush()
     # A connection made while writable is refused as soon as the server turns read-only.
     served.call(served.server.set_read_only, False)
-    with NbdClient(served.sock_path) as c:
+    with NbdClient(served.socket_path) as c:
         c.write(0, b"ok")
         served.call(served.server.set_read_only, True)
         with pytest.raises(NbdError) as e:
@@ -315,7 +309,7 @@ def test_requests_complete_out_of_order_and_flush_waits_for_writes(served):
     backend = served.server.backend
     gate = served.call(asyncio.Event)
     backend.hold[0] = gate
-    with NbdClient(served.sock_path) as c:
+    with NbdClient(served.socket_path) as c:
         slow = c.send(P.CMD_WRITE, 0, 4, b"slow")
         fast = c.send(P.CMD_WRITE, 8192, 4, b"fast", flags=P.CMD_FLAG_FUA)
         assert c.receive()[:2] == (fast, 0)
@@ -333,7 +327,7 @@ def test_requests_complete_out_of_order_and_flush_waits_for_writes(served):
 
 
 def test_disconnect_after_pipelined_writes_finishes_them(served):
-    with NbdClient(served.sock_path) as c:
+    with NbdClient(served.socket_path) as c:
         for i in range(64):
             c.send(P.CMD_WRITE, i * 4096, 4096, bytes([i]) * 4096)
         c.send(P.CMD_DISC)
@@ -349,7 +343,7 @@ def test_disconnect_after_pipelined_writes_finishes_them(served):
 def test_eof_without_disc_is_a_quiet_close(served, caplog):
     caplog.set_level(logging.INFO, logger="drbd_py.engine.nbd")
     for _ in range(3):
-        c = NbdClient(served.sock_path)
+        c = NbdClient(served.socket_path)
         c.write(0, b"bye")
         c.close()
     assert wait_until(lambda: served.server.client_count == 0)
@@ -357,7 +351,7 @@ def test_eof_without_disc_is_a_quiet_close(served, caplog):
 
 
 def test_bad_request_magic_closes_that_client_only(served, caplog):
-    with NbdClient(served.sock_path) as good, NbdClient(served.sock_path) as bad:
+    with NbdClient(served.socket_path) as good, NbdClient(served.socket_path) as bad:
         bad.sock.sendall(b"\xde\xad\xbe\xef" + bytes(24))
         assert closed_by_peer(bad.sock)
         good.write(0, b"still here")
@@ -366,7 +360,7 @@ def test_bad_request_magic_closes_that_client_only(served, caplog):
 
 
 def test_oversized_write_closes_the_connection(served):
-    with NbdClient(served.sock_path) as c:
+    with NbdClient(served.socket_path) as c:
         c.sock.sendall(P.REQUEST.pack(P.REQUEST_MAGIC, 0, P.CMD_WRITE, 1, 0, P.MAX_PAYLOAD + 1))
         assert closed_by_peer(c.sock)
     assert still_serving(served)
