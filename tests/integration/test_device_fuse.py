@@ -57,6 +57,11 @@ class Standalone:
         assert self.proc.wait(30) == 0, self.proc.output()
 
 
+def in_use(node, device):
+    code = f"from drbd_py.device import in_use; print(in_use({device!r}))"
+    return {"True\n": True, "False\n": False}[node.run(["python", "-c", code]).stdout]
+
+
 def leftovers(node):
     """What of a device the node still has: node, loops, FUSE mounts, nbdfuse processes."""
     found = []
@@ -85,12 +90,14 @@ def test_primary_device_takes_a_file_system_and_secondary_refuses_while_mounted(
     # The device node (not a symlink) is what mount(8) records, as with real DRBD.
     assert f"/dev/drbd1 {MNT} {fs} " in node.run("cat /proc/mounts").stdout
 
+    assert in_use(node, "/dev/drbd1")
     busy = dev.toggle("busy")
     assert busy == ("busy: State change failed: (-12) Device is held open by someone; "
                     f"mounted on {MNT}")
     assert node.run(f"cat {MNT}/file").stdout == "payload\n"      # nothing was taken away
 
     node.run(f"umount {MNT}")
+    assert not in_use(node, "/dev/drbd1")
     check = "xfs_repair -n /dev/drbd1" if fs == "xfs" else f"fsck.{fs} -n -f /dev/drbd1"
     node.run(check)
     dev.toggle("detached")
@@ -164,6 +171,21 @@ def test_kill_9_leaves_nothing_that_blocks_the_next_primary(cluster):
     assert len([s for s in leftovers(node) if s.startswith("nbdfuse pid")]) == 1
     dev.stop()
     assert leftovers(node) == []
+
+
+def test_attach_without_a_server_fails_in_one_line_and_leaves_nothing(cluster):
+    node = cluster("alpha")["alpha"]
+    code = ("import asyncio\n"
+            "from drbd_py.device import attach, DeviceError\n"
+            "try:\n"
+            "    asyncio.run(attach(1, '/dev/drbd1', '/run/drbd-py/nbd/1.sock', timeout=5))\n"
+            "except DeviceError as e:\n"
+            "    print('error:', e)\n")
+    out = node.run(["python", "-c", code]).stdout
+    assert out.startswith("error: nbdfuse did not start: ") and out.count("\n") == 1, out
+    assert leftovers(node) == []
+    assert node.run("ls /run/drbd-py/fuse /run/drbd-py/device").stdout.split() == [
+        "/run/drbd-py/device:", "/run/drbd-py/fuse:"]
 
 
 def test_nbdfuse_staying_after_unmount_is_aborted_then_killed(cluster):
