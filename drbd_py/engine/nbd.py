@@ -134,7 +134,7 @@ class NbdServer:
         for conn in conns:
             conn.stop_reading()
         if conns:
-            done, pending = await asyncio.wait([c.closed for c in conns], timeout=timeout)
+            await asyncio.wait([c.closed for c in conns], timeout=timeout)
             for conn in conns:
                 if not conn.closed.done():
                     conn.abort("server stopping")
@@ -157,6 +157,11 @@ class NbdServer:
                 return
             except OSError as e:
                 log.warning("nbd: accept on %s failed: %s", self.socket_path, e)
+                # Out of descriptors, say: the listener stays readable, so pause it
+                # rather than spin.
+                fd = self._listener.fileno()
+                self._loop.remove_reader(fd)
+                self._loop.call_later(1.0, self._resume_accepting, fd)
                 return
             if self.client_count >= MAX_CLIENTS:
                 log.warning("nbd: %s: too many clients, refusing one", self.socket_path)
@@ -166,6 +171,10 @@ class NbdServer:
             task = self._loop.create_task(self._handshake(sock))
             self._handshakes.add(task)
             task.add_done_callback(self._handshakes.discard)
+
+    def _resume_accepting(self, fd: int) -> None:
+        if self._listener is not None and self._listener.fileno() == fd:
+            self._loop.add_reader(fd, self._accept)
 
     async def _handshake(self, sock: socket.socket) -> None:
         try:
