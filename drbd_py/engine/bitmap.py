@@ -92,19 +92,25 @@ class Bitmap:
     def clear_all(self) -> None:
         self.clear_bits(0, self.nbits - 1)
 
-    def merge(self, other: bytes | bytearray) -> int:
-        """OR another bitmap of the same geometry into this one; returns bits added."""
-        n = min(len(other), len(self.buf))
-        mine = int.from_bytes(self.buf[:n], "little")
+    def merge(self, other, offset: int = 0) -> int:
+        """OR bitmap bytes (of the same geometry) in, starting at byte `offset`;
+        returns the number of bits added."""
+        end = min(offset + len(other), len(self.buf))
+        if end <= offset:
+            return 0
+        n = end - offset
+        mine = int.from_bytes(self.buf[offset:end], "little")
         merged = mine | int.from_bytes(other[:n], "little")
         if merged == mine:
             return 0
-        before = self.weight
-        self.buf[:n] = merged.to_bytes(n, "little")
+        self.buf[offset:end] = merged.to_bytes(n, "little")
         self._mask_tail()
-        self.weight = _popcount(self.buf)
-        self.dirty_pages.update(range(0, -(-len(self.buf) // PAGE)))
-        return self.weight - before
+        added = merged.bit_count() - mine.bit_count()
+        if end == len(self.buf):
+            added = _popcount(self.buf[offset:end]) - mine.bit_count()
+        self.weight += added
+        self.dirty_pages.update(range(offset // PAGE, (end - 1) // PAGE + 1))
+        return added
 
     # --- queries -----------------------------------------------------------------
     def test(self, bit: int) -> bool:
