@@ -3,7 +3,7 @@ import asyncio
 
 import pytest
 
-from tests.unit.engine_pair import MiB, Pair, random_bytes, run
+from tests.unit.test_engine_harness import MiB, Pair, random_bytes, run
 
 
 def test_initial_full_sync_makes_both_up_to_date(tmp_path):

@@ -4,7 +4,7 @@ import asyncio
 import time
 
 from drbd_py.engine.engine import Engine
-from tests.unit.engine_pair import MiB, Pair, random_bytes, run
+from tests.unit.test_engine_harness import MiB, Pair, random_bytes, run
 
 
 async def write(vol, offset, data, chunk=128 * 1024):

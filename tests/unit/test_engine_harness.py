@@ -1,5 +1,5 @@
 """Two engines in one process, replicating over loopback: the harness of the engine's
-protocol tests (not a test module itself)."""
+protocol tests (it holds no tests itself; named test_* to live among them)."""
 import asyncio
 import hashlib
 import io
