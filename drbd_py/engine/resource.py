@@ -23,7 +23,7 @@ from .errors import (ERR_AUTH_ALG, ERR_AUTH_ALG_ND, ERR_DISCARD_IMPOSSIBLE,
 from .link import Link, NetConfig, check_config
 from .metadata import MdFlag
 from .session import Session
-from .states import (SS_CW_FAILED_BY_PEER, SS_DEVICE_IN_USE, SS_IN_TRANSIENT_STATE,
+from .states import (SS_CONNECTED_OUTDATES, SS_CW_FAILED_BY_PEER, SS_DEVICE_IN_USE, SS_IN_TRANSIENT_STATE,
                      SS_NEED_CONNECTION, SS_NO_UP_TO_DATE_DISK, SS_NO_VERIFY_ALG,
                      SS_RESYNC_RUNNING, SS_SUCCESS, SS_CONCURRENT_ST_CHG, SS_TEXT,
                      SS_TWO_PRIMARIES, SYNCING, Conn, Disk, Policy, Role, State, check,
@@ -549,6 +549,8 @@ class Resource:
 
     async def outdate(self, vnr) -> dict:
         vol = self._volume(vnr)
+        if vol.state.conn >= Conn.Connected:
+            raise state_failed(SS_CONNECTED_OUTDATES, str(vol.minor))
         rv = self.change(vol, disk=Disk.Outdated)
         if rv < SS_SUCCESS:
             raise state_failed(rv, str(vol.minor))
