@@ -120,7 +120,7 @@ def _upd(full: bool, current: int, update: int) -> int:
 
 class ResourceProtocol:
     def __init__(self, me: str, groups: Iterable[ResourceGroup], auto_failback: str,
-                 log: logging.Logger, clock: Callable[[], float], *, pid: int = 0,
+                 log: logging.Logger, clock: Callable[[], float], *,
                  timers: Timers | None = None):
         self.me = me
         self.groups = list(groups)
@@ -128,7 +128,6 @@ class ResourceProtocol:
         self.auto_failback = auto_failback == "on"
         self.log = log
         self.clock = clock
-        self.pid = pid
         self.timers = timers or Timers()
         self._actions: list = []
         self._later: deque[Callable[[], None]] = deque()       # our own messages
@@ -677,7 +676,7 @@ class ResourceProtocol:
         self.state = RState.SHUTDOWN
         if self.nice:
             self._send(Resources.held(H.name(NONE), False, "shutdown"))
-        self.log.info("Heartbeat shutdown in progress. (%d)", self.pid)
+        # ("Heartbeat shutdown in progress. (pid)" is the daemon's line)
         self.log.info("Giving up all HA resources.")
         self._run("give", self.groups, "shutdown")
 

@@ -84,7 +84,7 @@ class Node:
         self.clock = clock
         self.log = logging.getLogger(f"proto.{name}")
         self.groups = parse_haresources(haresources).groups
-        self.p = ResourceProtocol(name, self.groups, auto_failback, self.log, clock, pid=4242,
+        self.p = ResourceProtocol(name, self.groups, auto_failback, self.log, clock,
                                   timers=timers)
         self.outbox = []            # messages not yet delivered
         self.sent = []              # everything sent, shown
@@ -400,7 +400,7 @@ def test_graceful_stop_of_the_owner(clock, caplog):
     with caplog.at_level(logging.INFO, logger="proto.nodea"):
         a.p.shutdown()
         assert a.collect().new_messages() == ["resource none isstable=0 info=shutdown"]
-        assert f"Heartbeat shutdown in progress. (4242)" in caplog.messages
+        assert "Giving up all HA resources." in caplog.messages
         a.finish_ops()
     assert a.shutdown_answers == [True] and not a.running
     assert "All HA resources relinquished." in caplog.messages
