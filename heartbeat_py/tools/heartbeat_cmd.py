@@ -20,6 +20,7 @@ from heartbeat_py.config.directives import DIRECTIVES
 from heartbeat_py.config.errors import where
 from heartbeat_py.config.loader import AUTHKEYS, HACF, HARESOURCES
 from heartbeat_py.config.text import ascii_lower, quoted
+from heartbeat_py.daemon.identity import local_node_name
 
 PROGRAM = "heartbeat"
 
@@ -192,7 +193,7 @@ def _report(confdir, errors: list[ConfigError], warnings: list[ConfigWarning],
 def run_start(options: Options, env: Mapping[str, str]) -> int:
     """Check the configuration as heartbeat does before it starts, then start the daemon."""
     try:
-        cfg = load(config_dir(env), env=env, nodename=os.uname().nodename,
+        cfg = load(config_dir(env), env=env, nodename=local_node_name(config_dir(env)),
                    manage_resources=options.manage_resources)
     except ConfigErrors as e:
         _report(config_dir(env), e.errors, e.warnings, [])

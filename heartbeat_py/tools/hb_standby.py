@@ -1,0 +1,81 @@
+"""`hb_standby [all|foreign|local|failback]`: give resources to the other node.
+
+heartbeat 3.0.6's hb_standby is a shell script that sends `ask_resources
+rsc_hold=SET info=me` into the cluster; ours asks the running daemon over the
+control socket, and the resource layer runs the same standby protocol. Argument
+checks, messages and exit codes are the script's; `failback` means `foreign`.
+hb_takeover (heartbeat_py.tools.hb_takeover) shares this code.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from docopt import DocoptExit, docopt
+
+from heartbeat_py.daemon.control import ControlTimeout, ControlUnavailable, request
+from heartbeat_py.daemon.paths import Paths
+
+SETS = ("all", "foreign", "local", "failback")
+USAGE = "Usage: hb_standby [all|foreign|local|failback]"
+ANSWER_TIMEOUT = 60.0       # the daemon answers once the request is under way
+
+
+def legacy_usage(program: str) -> int:
+    print("usage:")
+    print(f"{program} [all|foreign|local|failback]", file=sys.stderr)
+    return 1
+
+
+def parse(argv: list[str], program: str, usage: str) -> str | None:
+    """The resource set asked for, or None after printing the script's complaint."""
+    if len(argv) >= 2:
+        print(f"{program}: too many arguments")
+        legacy_usage(program)
+        return None
+    which = argv[0] if argv else "all"
+    if which == "--help":
+        legacy_usage(program)
+        return None
+    if which not in SETS:
+        print(f"{program}: wrong resources({which}).")
+        legacy_usage(program)
+        return None
+    try:
+        docopt(usage, argv, default_help=False)
+    except DocoptExit:
+        legacy_usage(program)
+        return None
+    return which
+
+
+def ask_daemon(cmd: str, which: str, program: str) -> int:
+    try:
+        answer = request(Paths.from_env().control_socket, cmd, timeout=ANSWER_TIMEOUT, which=which)
+    except ControlUnavailable:
+        print(f"{program}: heartbeat is not running", file=sys.stderr)
+        return 1
+    except ControlTimeout:
+        print(f"{program}: heartbeat did not answer", file=sys.stderr)
+        return 1
+    if not answer.get("ok"):
+        print(f"{program}: {answer.get('error', 'refused')}", file=sys.stderr)
+        return 1
+    if answer.get("text"):
+        print(answer["text"])
+    return int(answer.get("rc", 0))
+
+
+def main(argv: list[str] | None = None) -> int:
+    program = sys.argv[0] if sys.argv and sys.argv[0] else "hb_standby"
+    argv = sys.argv[1:] if argv is None else argv
+    which = parse(argv, program, USAGE)
+    if which is None:
+        return 1
+    if which == "failback":
+        which = "foreign"
+    return ask_daemon("standby", which, os.path.basename(program))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,398 @@
+"""Two (or three) of our daemons in one event loop, joined by an in-memory network:
+membership, loss and retransmission, restart, graceful stop, partition, wire forms.
+Real timers, short ones (keepalive 100 ms, deadtime 500 ms).
+
+The helpers (Bus, Node) are used by the other test_daemon_* files too."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from heartbeat_py.config import load
+from heartbeat_py.daemon import hblog
+from heartbeat_py.daemon.core import Daemon
+from heartbeat_py.daemon.no_resources import NoResources
+from heartbeat_py.daemon.paths import Paths
+from heartbeat_py.wire import Keyring, decode_packet
+
+HA_CF = """\
+keepalive 100ms
+deadtime 500ms
+warntime 300ms
+initdead 1000ms
+bcast eth0
+node alpha beta
+auto_failback on
+crm no
+logfile {dir}/ha-log
+debugfile {dir}/ha-debug
+{extra}"""
+AUTHKEYS = "auth 1\n1 sha1 secret\n"
+
+
+class Bus:
+    """An Ethernet segment: every medium of the same name hears every other one
+    (and itself, as Linux delivers a node's own broadcasts)."""
+
+    def __init__(self):
+        self.media = []
+        self.cut = set()             # {(sender, receiver)} pairs that do not reach
+        self.drop = None             # drop(data, sender, receiver) -> bool
+        self.sent = []               # (sender, data)
+
+    def factory(self, owner):
+        def make(spec, on_datagram, log):
+            return BusMedium(self, owner, spec.interface, on_datagram)
+        return make
+
+    def deliver(self, sender, data):
+        self.sent.append((sender.owner, data))
+        for medium in list(self.media):
+            if medium.name != sender.name or (sender.owner, medium.owner) in self.cut:
+                continue
+            if self.drop and self.drop(data, sender.owner, medium.owner):
+                continue
+            medium.loop.call_soon(medium.receive, data, sender.owner)
+
+    def inject(self, data, source=("192.0.2.66", 694), name="eth0"):
+        """A datagram from nowhere (an attacker on the segment)."""
+        for medium in self.media:
+            if medium.name == name:
+                medium.loop.call_soon(medium.on_datagram, data, source, medium)
+
+
+class BusMedium:
+    def __init__(self, bus, owner, name, on_datagram):
+        self.bus, self.owner, self.name, self.on_datagram = bus, owner, name, on_datagram
+        self.loop = None
+
+    def start(self, loop):
+        self.loop = loop
+        self.bus.media.append(self)
+        return self
+
+    def send(self, data):
+        self.bus.deliver(self, data)
+        return True
+
+    def receive(self, data, sender):
+        if self in self.bus.media:
+            self.on_datagram(data, (f"192.0.2.{1 + ['alpha', 'beta', 'gamma'].index(sender)}", 694),
+                             self)
+
+    def close(self):
+        if self in self.bus.media:
+            self.bus.media.remove(self)
+
+
+class Node:
+    """One daemon of ours on the bus, with its own folders."""
+
+    def __init__(self, tmp: Path, name: str, bus: Bus, extra: str = "", authkeys: str = AUTHKEYS,
+                 resource_manager=None):
+        self.name, self.bus = name, bus
+        self.dir = tmp / name
+        (self.dir / "etc").mkdir(parents=True, exist_ok=True)
+        (self.dir / "etc" / "ha.cf").write_text(HA_CF.format(dir=self.dir, extra=extra))
+        (self.dir / "etc" / "haresources").write_text("")
+        (self.dir / "etc" / "authkeys").write_text(authkeys)
+        (self.dir / "etc" / "authkeys").chmod(0o600)
+        self.paths = Paths(self.dir / "heartbeat.pid", self.dir / "run", self.dir / "lib")
+        self.resource_manager = resource_manager or NoResources   # the daemon alone
+        self.daemon = None
+        self.task = None
+
+    @property
+    def config(self):
+        return load(self.dir / "etc", env={})
+
+    def start(self):
+        config = self.config
+        log = hblog.make_logger(hblog.LogTargets(config.hacf.logfile, config.hacf.debugfile))
+        self.daemon = Daemon(config, self.name, log, self.paths, rng=random.Random(self.name),
+                             media_factory=self.bus.factory(self.name), handle_signals=False,
+                             resource_manager=self.resource_manager)
+        self.task = asyncio.get_running_loop().create_task(self.daemon.run())
+        return self
+
+    async def crash(self):
+        """kill -9: no goodbye."""
+        self.task.cancel()
+        try:
+            await self.task
+        except asyncio.CancelledError:
+            pass
+
+    def status_of(self, node):
+        return self.daemon.node_status(node)
+
+    def log(self):
+        path = self.dir / "ha-log"
+        return path.read_text() if path.exists() else ""
+
+    def debug(self):
+        path = self.dir / "ha-debug"
+        return path.read_text() if path.exists() else ""
+
+
+async def until(condition, timeout, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 30))
+
+
+async def stop_all(*nodes):
+    for n in nodes:
+        if n.task and not n.task.done():
+            await n.crash()
+
+
+def test_two_nodes_go_active_within_two_keepalives_plus_initdead(tmp_path):
+    async def scenario():
+        bus = Bus()
+        a, b = Node(tmp_path, "alpha", bus).start(), Node(tmp_path, "beta", bus).start()
+        t0 = time.monotonic()
+        await until(lambda: a.status_of("beta") == "active" and b.status_of("alpha") == "active",
+                    2 * 0.1 + 1.0 + 0.3, "both active")
+        took = time.monotonic() - t0
+        await stop_all(a, b)
+        return a, b, took
+    a, b, took = run(scenario())
+    assert took < 1.0            # both up: no need to wait for initdead
+    log = a.log()
+    assert "info: Local status now set to: 'up'" in log
+    assert "info: Link beta:eth0 up." in log and "info: Link alpha:eth0 up." in log
+    assert "info: Status update for node beta: status active" in log
+    assert "info: Comm_now_up(): updating status to active" in log
+    assert "heartbeat: [" in log and log.split("\n")[0][3] == " "     # "Nov 25 ..." lines
+    assert "WARN: No Previous generation" in log
+    assert log.count("WARN") == 1 and "ERROR" not in log
+
+
+def test_first_packets_are_init_up_up_with_the_start_lapse_in_dt(tmp_path):
+    async def scenario():
+        bus = Bus()
+        a = Node(tmp_path, "alpha", bus).start()
+        await until(lambda: len(bus.sent) >= 3, 1)
+        await stop_all(a)
+        return bus, a
+    bus, a = run(scenario())
+    keyring = Keyring.single(1, "sha1", b"secret")
+    first = [decode_packet(data, keyring) for _, data in bus.sent[:3]]
+    assert [(m["st"], m["dt"], m["seq"], m["protocol"]) for m in first] == [
+        ("init", "9c4", "1", "1"), ("up", "9c4", "2", "1"), ("up", "9c4", "3", "1")]   # 500 + 2000 ms
+    assert first[0]["src"] == "alpha" and len(first[0]["srcuuid"]) == 16
+    assert int(first[0]["hg"], 16) == int((a.paths.varlib / "hb_generation").read_text())
+
+
+def test_a_killed_peer_is_declared_dead_after_deadtime(tmp_path):
+    async def scenario():
+        bus = Bus()
+        a, b = Node(tmp_path, "alpha", bus).start(), Node(tmp_path, "beta", bus).start()
+        await until(lambda: a.status_of("beta") == "active", 3)
+        await asyncio.sleep(0.5)            # past the 5 s start lapse? no: dt is what beta asks
+        await b.crash()
+        t0 = time.monotonic()
+        await until(lambda: a.status_of("beta") == "dead", 4, "beta dead")
+        took = time.monotonic() - t0
+        await stop_all(a)
+        return a, took
+    a, took = run(scenario())
+    # beta still advertised deadtime + 2 s (its start lapse): 2.5 s, one keepalive either way
+    assert 2.5 - 0.15 <= took <= 2.5 + 0.15, took
+    log = a.log()
+    assert "WARN: node beta: is dead" in log
+    assert log.index("node beta: is dead") < log.index("Link beta:eth0 dead.")
+
+
+def test_after_the_lapse_the_configured_deadtime_applies(tmp_path, monkeypatch):
+    monkeypatch.setattr("heartbeat_py.daemon.core.START_LAPSE", 0.3)
+
+    async def scenario():
+        bus = Bus()
+        a, b = Node(tmp_path, "alpha", bus).start(), Node(tmp_path, "beta", bus).start()
+        await until(lambda: a.status_of("beta") == "active", 3)
+        await asyncio.sleep(0.4)
+        await b.crash()
+        t0 = time.monotonic()
+        await until(lambda: a.status_of("beta") == "dead", 3, "beta dead")
+        took = time.monotonic() - t0
+        await stop_all(a)
+        return took
+    took = run(scenario())
+    assert 0.5 - 0.12 <= took <= 0.5 + 0.12, took
+
+
+def test_a_peer_never_heard_is_dead_after_initdead_and_we_go_active_alone(tmp_path):
+    async def scenario():
+        bus = Bus()
+        a = Node(tmp_path, "alpha", bus).start()
+        t0 = time.monotonic()
+        await until(lambda: a.status_of("alpha") == "active", 3)
+        took = time.monotonic() - t0
+        await stop_all(a)
+        return a, took
+    a, took = run(scenario())
+    assert 1.0 <= took <= 1.2
+    assert a.status_of("beta") == "dead"
+
+
+def test_a_lost_packet_is_requested_and_retransmitted(tmp_path):
+    async def scenario():
+        bus = Bus()
+        a, b = Node(tmp_path, "alpha", bus).start(), Node(tmp_path, "beta", bus).start()
+        await until(lambda: b.status_of("alpha") == "active", 3)
+        lost = []
+        keyring = Keyring.single(1, "sha1", b"secret")
+
+        def drop(data, sender, receiver):
+            if sender == "alpha" and receiver == "beta" and not lost:
+                lost.append(decode_packet(data, keyring)["seq"])
+                return True
+            return False
+        bus.drop = drop
+        await until(lambda: "No pkts missing from alpha!" in b.log(), 2, "recovery")
+        await stop_all(a, b)
+        return a, b, lost
+    a, b, lost = run(scenario())
+    n = int(lost[0], 16)
+    assert f"1 lost packet(s) for [alpha] [{n - 1}:{n + 1}]" in b.log()
+    assert "ERROR" not in b.log() and "ERROR" not in a.log()
+
+
+def test_restart_raises_the_generation_and_the_peer_notices(tmp_path):
+    async def scenario():
+        bus = Bus()
+        a, b = Node(tmp_path, "alpha", bus).start(), Node(tmp_path, "beta", bus).start()
+        await until(lambda: a.status_of("beta") == "active", 3)
+        gen1 = b.daemon.generation
+        await b.crash()
+        b.start()
+        await until(lambda: "Heartbeat restart on node beta" in a.log(), 2)
+        await until(lambda: a.status_of("beta") == "active" and b.status_of("alpha") == "active", 3)
+        gen2 = b.daemon.generation
+        await stop_all(a, b)
+        return gen1, gen2, a
+    gen1, gen2, a = run(scenario())
+    assert gen2 == gen1 + 1
+    assert "Status update for node beta: status init" in a.log()
+
+
+def test_graceful_stop_tells_the_peer_and_exits(tmp_path):
+    seen = []
+
+    class Recorder:
+        def __init__(self, api, config):
+            self.api = api
+
+        def __getattr__(self, name):
+            def record(*args):
+                seen.append((self.api.local_node, name, args))
+            return record
+
+        async def shutdown(self):
+            seen.append((self.api.local_node, "shutdown", ()))
+            return True
+
+        def message(self, msg):
+            seen.append((self.api.local_node, "message", msg.type))
+
+        def rscstatus(self):
+            return "none"
+
+    async def scenario():
+        bus = Bus()
+        a = Node(tmp_path, "alpha", bus, resource_manager=Recorder).start()
+        b = Node(tmp_path, "beta", bus, resource_manager=Recorder).start()
+        await until(lambda: a.status_of("beta") == "active" and b.status_of("alpha") == "active", 3)
+        t0 = time.monotonic()
+        b.daemon.request_stop()
+        code = await asyncio.wait_for(b.task, 5)
+        took = time.monotonic() - t0
+        await stop_all(a)
+        return a, b, code, took
+    a, b, code, took = run(scenario())
+    assert code == 0 and took < 1.5
+    assert ("alpha", "message", "shutdone") in seen
+    assert ("beta", "shutdown", ()) in seen
+    assert "info: Heartbeat shutdown in progress." in b.log()
+    assert "info: beta Heartbeat shutdown complete." in b.log()
+    assert ("alpha", "comm_up", ()) in seen
+    assert any(s[1] == "node_status" and s[2] == ("beta", "up", "active") for s in seen
+               if s[0] == "alpha")
+
+
+def test_partition_both_declare_dead_then_rejoin(tmp_path, monkeypatch):
+    monkeypatch.setattr("heartbeat_py.daemon.core.START_LAPSE", 0.2)
+
+    async def scenario():
+        bus = Bus()
+        a, b = Node(tmp_path, "alpha", bus).start(), Node(tmp_path, "beta", bus).start()
+        await until(lambda: a.status_of("beta") == "active" and b.status_of("alpha") == "active", 3)
+        await asyncio.sleep(0.3)
+        bus.cut = {("alpha", "beta"), ("beta", "alpha")}
+        await until(lambda: a.status_of("beta") == "dead" and b.status_of("alpha") == "dead", 2)
+        bus.cut = set()
+        await until(lambda: a.status_of("beta") == "active" and b.status_of("alpha") == "active", 2)
+        await stop_all(a, b)
+        return a, b
+    a, b = run(scenario())
+    assert "CRIT: Cluster node beta returning after partition." in a.log()
+    assert "CRIT: Cluster node alpha returning after partition." in b.log()
+
+
+@pytest.mark.parametrize("extra, start, inner_auth", [
+    ("", b"###\n", True),
+    ("msgfmt classic\n", b">>>\n", True),
+    ("msgfmt netstring\n", b"###\n", False),
+])
+def test_wire_form_follows_msgfmt(tmp_path, extra, start, inner_auth):
+    async def scenario():
+        bus = Bus()
+        a = Node(tmp_path, "alpha", bus, extra=extra).start()
+        b = Node(tmp_path, "beta", bus).start()
+        await until(lambda: b.status_of("alpha") == "active", 3)
+        await stop_all(a, b)
+        return bus
+    bus = run(scenario())
+    ours = [data for sender, data in bus.sent if sender == "alpha"]
+    assert all(d.startswith(start) for d in ours)
+    keyring = Keyring.single(1, "sha1", b"secret")
+    assert all(("auth" in decode_packet(d, keyring)) == inner_auth for d in ours)
+
+
+def test_a_peer_without_flow_control_turns_ours_off(tmp_path):
+    async def scenario():
+        bus = Bus()
+        a, b = Node(tmp_path, "alpha", bus).start(), Node(tmp_path, "beta", bus).start()
+        b.daemon.flow_control = False          # a heartbeat 1.2 peer: no protocol field
+        await until(lambda: a.status_of("alpha") == "active" and b.status_of("beta") == "active", 3)
+        await until(lambda: not a.daemon.flow_control, 1)
+        await stop_all(a, b)
+        return a
+    a = run(scenario())
+    assert "flow control disabled due to different version heartbeat" in a.log()
+
+
+def test_acks_are_sent_so_a_real_peer_can_free_its_history(tmp_path):
+    async def scenario():
+        bus = Bus()
+        a, b = Node(tmp_path, "alpha", bus).start(), Node(tmp_path, "beta", bus).start()
+        await until(lambda: a.daemon.history.acked.get("beta", 0) >= 10, 4, "acks")
+        await stop_all(a, b)
+        return a
+    a = run(scenario())
+    assert a.daemon.history.unacked(["beta"]) < 20
