@@ -306,9 +306,12 @@ class Daemon:
 
     def send_status(self) -> None:
         me = self.membership.nodes[self.local]
-        dt = self.hacf.deadtime_ms + (EXTRA_DEADTIME_MS if self._dt_holds > 0 else 0)
-        self.send(kinds.Status(me.status, dt, F.PROTOCOL_VERSION if self.flow_control else None)
-                  .to_message())
+        self.send(kinds.Status(me.status, self._advertised_dt(),
+                               F.PROTOCOL_VERSION if self.flow_control else None).to_message())
+
+    def _advertised_dt(self) -> int:
+        """The deadtime (ms) we ask peers to apply to us: `dt` in our statuses."""
+        return self.hacf.deadtime_ms + (EXTRA_DEADTIME_MS if self._dt_holds > 0 else 0)
 
     def set_local_status(self, status: str) -> None:
         if self.membership.set_local_status(status):
@@ -625,7 +628,8 @@ class Daemon:
             return {"ok": True, "pid": os.getpid(), "node": self.local, "version": VERSION_STRING}
         if cmd == "listnodes":
             return {"ok": True, "nodes": [{"name": n.name, "type": n.kind,
-                                           "status": self._shown_status(n)}
+                                           "status": self._shown_status(n),
+                                           "deadtime_ms": round(n.deadtime * 1000)}
                                           for n in m.nodes.values()]}
         node = m.nodes.get(str(req.get("node", "")).lower())
         if cmd in ("nodestatus", "nodetype", "listhblinks", "hblinkstatus"):
@@ -659,7 +663,8 @@ class Daemon:
         if cmd == "stats":
             return {"ok": True, "received": self.counters.received,
                     "refused": self.counters.refused, "sent": self.counters.sent,
-                    "generation": self.generation, "comm_up": self.comm_up}
+                    "generation": self.generation, "comm_up": self.comm_up,
+                    "dt_ms": self._advertised_dt(), "flow_control": self.flow_control}
         return {"ok": False, "error": f"unknown command {cmd}"}
 
     def _shown_status(self, node: mb.Node) -> str:
