@@ -1,5 +1,5 @@
 """Writes through block devices: our chains against nbdkit's and the kernel's."""
-from . import chains as ch, plot
+from . import chains as ch, drbdchains, plot
 from .figures import Target
 from .fio import JOBS, SEQ_SIZES, argv, parse
 from .repeat import one_line, order
@@ -41,8 +41,7 @@ def run(ctx, section) -> None:
     c = ctx.cluster("alpha", "beta")
     node = c["alpha"]
     chains = chains_for(ctx, c)
-    from . import drbdchains     # DRBD resources need the engine; they say why when not there
-    drbd, why = drbdchains.make(ctx, c)
+    drbd, why = drbdchains.make(ctx, c, ctx.pick("600M", "300M"))
     chains += drbd
     devices = {}
     for chain in chains:
