@@ -41,7 +41,7 @@ class Bus:
 
     def __init__(self):
         self.media = []
-        self.cut = set()             # {(sender, receiver)} pairs that do not reach
+        self.cut = set()             # {(sender, receiver[, link])} that do not reach
         self.drop = None             # drop(data, sender, receiver) -> bool
         self.sent = []               # (sender, data)
 
@@ -54,6 +54,8 @@ class Bus:
         self.sent.append((sender.owner, data))
         for medium in list(self.media):
             if medium.name != sender.name or (sender.owner, medium.owner) in self.cut:
+                continue
+            if (sender.owner, medium.owner, medium.name) in self.cut:
                 continue
             if self.drop and self.drop(data, sender.owner, medium.owner):
                 continue
