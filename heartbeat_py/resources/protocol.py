@@ -212,13 +212,14 @@ class ResourceProtocol:
 
     def is_stable(self) -> bool:
         """hb_rsc_isstable."""
+        busy = bool(self.pending_ops or self._children)     # 3.0.6's ResourceMgmt_child_count
         if not self.nice:
-            return not self.pending_ops
+            return not busy
         if self.shutdown_in_progress and self.state == RState.INIT:
             return True
         return (self.other_is_stable and not self.takeover_in_progress
                 and self.going_standby == Standby.NOT and self.standby_running is None
-                and not self.pending_ops
+                and not busy
                 and self.state in (RState.STABLE, RState.SHUTDOWN, RState.INIT))
 
     def rscstatus(self) -> str:
