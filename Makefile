@@ -47,6 +47,7 @@ demo: deps venv
 	$(VENV)/bin/python -m tests.e2e.demo
 
 bench: deps-bench venv
+	$(VENV)/bin/pip install -q -e '.[bench]'
 	$(VENV)/bin/python -m bench.run
 
 install: venv

@@ -1,5 +1,5 @@
 """Writes through block devices: our chains against nbdkit's and the kernel's."""
-from . import chains as ch, drbdchains, plot
+from . import chains as ch, drbdchains, plot, profile
 from .figures import Target
 from .fio import JOBS, SEQ_SIZES, argv, parse
 from .repeat import one_line, order
@@ -70,14 +70,39 @@ def run(ctx, section) -> None:
                         why[name] = f"fio {job.name}: {one_line(exc)}"
                         ctx.log(f"  {name}: {why[name]}")
             ctx.log(f"  round {rnd + 1} done")
+        record(section, results, labels, why)
+        plots(ctx, section, results, labels, why)
+        profile_misses(ctx, section, c, devices, seconds)
     finally:
         for chain in reversed(chains):
             try:
                 chain.teardown()
             except Exception as exc:
                 section.notes.append(f"{chain.label}: teardown: {one_line(exc)}")
-    record(section, results, labels, why)
-    plots(ctx, section, results, labels, why)
+
+
+def profile_misses(ctx, section, c, devices, seconds) -> None:
+    """For each missed target: run that job once more on that chain while py-spy
+    samples both engines, and say where the CPU went."""
+    jobs = {j.name: j for j in JOBS}
+    for f in section.figures:
+        verdict = f.verdict()
+        if verdict is None or verdict[0]:
+            continue
+        jname, chain = f.key.split(".")[1:3]
+        pids = {}
+        for n in (c["alpha"], c["beta"]):
+            text = n.read_file("/run/drbd-py/engine.pid", missing_ok=True).split()
+            if text:
+                pids[f"{n.name}'s engine ({'Primary' if n.name == 'alpha' else 'Secondary'})"] = int(text[0])
+        secs = max(seconds, 3)
+
+        def load():
+            c["alpha"].run(argv(jobs[jname], devices[chain], secs, "256M"), timeout=secs + 120)
+        ctx.log(f"  profiling {chain} {jname}")
+        text = profile.profile_during(pids, secs, load, nodes=(c["alpha"], c["beta"]))
+        section.profiles.append(f"**Where the time goes: {f.label}** (target missed: "
+                                f"{verdict[1]})\n\n{text}")
 
 
 def metric(job_name: str) -> tuple[str, str]:
