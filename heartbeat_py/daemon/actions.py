@@ -29,7 +29,7 @@ from . import hblog
 from .core import Daemon, log_targets
 from .identity import local_node_name
 from .paths import Paths
-from .pidfile import read_pidfile, remove_pidfile, write_pidfile
+from .pidfile import is_alive, read_pidfile, remove_pidfile, write_pidfile
 
 LSB_EXIT_OK = 0
 LSB_EXIT_GENERIC = 1
@@ -73,25 +73,11 @@ def kill(options, cfg: HAConfig | None) -> int:
         return LSB_EXIT_EPERM
     deadline = time.monotonic() + KILL_WAIT_LIMIT
     while time.monotonic() < deadline:
-        if not _alive(state.pid):
+        if not is_alive(state.pid):
             return LSB_EXIT_OK
         time.sleep(KILL_POLL)
     print(f"ERROR: heartbeat pid {state.pid} did not stop", file=sys.stderr)
     return LSB_EXIT_GENERIC
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:        # a zombie child of ours (tests start the daemon in-process) is gone too
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def reload(options, cfg: HAConfig | None) -> int:

@@ -18,14 +18,26 @@ class PidState:
     status: int             # LSB status
 
 
-def _is_heartbeat(pid: int) -> bool:
-    """Is PID alive and a heartbeat (ours or 3.0.6), not a recycled number?"""
+def is_alive(pid: int) -> bool:
+    """Does PID run (a zombie does not count: it has stopped, only its parent has
+    not collected it yet)?"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        pass
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _is_heartbeat(pid: int) -> bool:
+    """Is PID alive and a heartbeat (ours or 3.0.6), not a recycled number?"""
+    if not is_alive(pid):
+        return False
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             cmdline = f.read()

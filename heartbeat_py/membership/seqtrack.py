@@ -222,11 +222,10 @@ class SendHistory:
     def resend(self, node: str, first: int, last: int, now: float) -> list[Resend]:
         """Answer `node`'s NS_rexmit for first..last."""
         answers = []
-        acked = self.acked.get(node, 0)
-        sent = 0
-        for seq in range(max(first, 1), last + 1):
-            if seq <= acked:
-                continue
+        # what the peer acknowledged it has; and however wide the request, one batch
+        for seq in range(max(first, self.acked.get(node, 0) + 1, 1), last + 1):
+            if len(answers) >= MAX_REXMIT_BATCH:
+                break
             if seq > self.last_seq:
                 answers.append(Resend(seq, too_high=self.last_seq))
                 break
@@ -238,9 +237,6 @@ class SendHistory:
             previous = self._resent_at.get(seq)
             if previous is not None and now - previous < self.max_rexmit_delay - 0.010:
                 continue
-            sent += 1
-            if sent > MAX_REXMIT_BATCH:
-                break
             self._resent_at[seq] = now
             answers.append(Resend(seq, packet=packet))
         return answers

@@ -66,15 +66,18 @@ def ask_daemon(cmd: str, which: str, program: str) -> int:
     return int(answer.get("rc", 0))
 
 
-def main(argv: list[str] | None = None) -> int:
-    program = sys.argv[0] if sys.argv and sys.argv[0] else "hb_standby"
+def run_tool(cmd: str, usage: str, argv: list[str] | None, aliases: dict[str, str]) -> int:
+    """Check the argument as the legacy script does, then ask the daemon."""
+    program = sys.argv[0] if sys.argv and sys.argv[0] else f"hb_{cmd}"
     argv = sys.argv[1:] if argv is None else argv
-    which = parse(argv, program, USAGE)
+    which = parse(argv, program, usage)
     if which is None:
         return 1
-    if which == "failback":
-        which = "foreign"
-    return ask_daemon("standby", which, os.path.basename(program))
+    return ask_daemon(cmd, aliases.get(which, which), os.path.basename(program))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_tool("standby", USAGE, argv, {"failback": "foreign"})
 
 
 if __name__ == "__main__":

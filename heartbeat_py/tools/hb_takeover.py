@@ -6,21 +6,15 @@ layer sends the same message. Checks, messages and exit codes are the script's.
 """
 from __future__ import annotations
 
-import os
 import sys
 
-from .hb_standby import ask_daemon, parse
+from .hb_standby import run_tool
 
 USAGE = "Usage: hb_takeover [all|foreign|local|failback]"
 
 
 def main(argv: list[str] | None = None) -> int:
-    program = sys.argv[0] if sys.argv and sys.argv[0] else "hb_takeover"
-    argv = sys.argv[1:] if argv is None else argv
-    which = parse(argv, program, USAGE)
-    if which is None:
-        return 1
-    return ask_daemon("takeover", which, os.path.basename(program))
+    return run_tool("takeover", USAGE, argv, {})
 
 
 if __name__ == "__main__":

@@ -134,3 +134,16 @@ def test_history_resends_the_same_bytes_and_refuses_what_it_cannot():
 
 def test_ack_every_constant_is_heartbeats():
     assert ACK_EVERY == 10
+
+
+def test_a_huge_retransmit_request_costs_one_batch():
+    h = SendHistory()
+    for _ in range(2000):
+        seq = h.next_seq()
+        h.record(seq, b"x")
+    answers = h.resend("beta", 1, 10 ** 12, now=0)
+    assert len(answers) == 50 and all(a.nak == "seqno too low" for a in answers)
+    h.ack("beta", 1990)
+    answers = h.resend("beta", 1, 10 ** 12, now=0)
+    assert [a.seq for a in answers if a.packet] == list(range(1991, 2001))
+    assert answers[-1].too_high == 2000
