@@ -60,13 +60,16 @@ class Session:
 
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
-        self.ch.attach(self._on_packet, self._on_batch, self._on_close)
-        if self.ch.closed:
-            return
-        self._keepalive = asyncio.get_running_loop().create_task(self._keep_alive())
+        # our half of the negotiation goes out before the peer's packets that arrived
+        # during the handshake are dispatched: otherwise we would answer them and then
+        # open a second round
         for vol in self.res.volumes.values():
             vol.new_connection()
             self.negotiate(vol)
+        self.ch.attach(self._on_packet, self._on_batch, self._on_close)
+        if self.ch.closed or self.closed:
+            return
+        self._keepalive = asyncio.get_running_loop().create_task(self._keep_alive())
 
     def stop(self, reason: str = "") -> None:
         if self.closed:

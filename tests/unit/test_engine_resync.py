@@ -77,7 +77,7 @@ def crash(node):
 
 def test_resync_rate_is_honoured(tmp_path):
     async def go():
-        p = Pair(tmp_path, size=24 * MiB, syncer={"rate": 4 * MiB})
+        p = Pair(tmp_path, size=12 * MiB, syncer={"rate": 4 * MiB})
         try:
             await p.up_both()
             start = time.monotonic()
