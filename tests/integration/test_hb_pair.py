@@ -6,6 +6,7 @@ The helpers here are shared by the other test_hb_* files."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 import textwrap
 import time
@@ -106,6 +107,7 @@ def pair(cluster):
 
 def test_two_nodes_see_each_other_active_and_a_killed_one_dies_after_deadtime(pair):
     c, a, b = pair
+    a.start_syslog()
     t0 = time.monotonic()
     start(a)
     start(b)
@@ -120,8 +122,11 @@ def test_two_nodes_see_each_other_active_and_a_killed_one_dies_after_deadtime(pa
     text = log(a)
     assert "info: Link beta:eth0 dead." in text
     assert "info: Status update for node beta: status active" in text
-    syslog = a.read_file("/var/log/syslog", missing_ok=True)
-    assert syslog == "" or "heartbeat: [" in syslog
+    syslog = a.read_file("/var/log/syslog")
+    assert re.search(r"^local0\.info \w{3} \d\d [\d:]{8} heartbeat: \[\d+\]: info: "
+                     r"Link beta:eth0 up\.$", syslog, re.M)
+    assert re.search(r"^local0\.warning .* heartbeat: \[\d+\]: WARN: node beta: is dead$",
+                     syslog, re.M)
 
 
 def test_graceful_stop_is_announced_and_heartbeat_s_follows(pair):

@@ -398,3 +398,22 @@ def test_acks_are_sent_so_a_real_peer_can_free_its_history(tmp_path):
         return a
     a = run(scenario())
     assert a.daemon.history.unacked(["beta"]) < 20
+
+
+def test_a_late_heartbeat_is_logged_with_its_delay(tmp_path):
+    async def scenario():
+        bus = Bus()
+        a, b = Node(tmp_path, "alpha", bus).start(), Node(tmp_path, "beta", bus).start()
+        await until(lambda: a.status_of("beta") == "active", 3)
+        bus.cut = {("beta", "alpha")}
+        await asyncio.sleep(0.4)             # > warntime 300 ms, < beta's dt
+        bus.cut = set()
+        await until(lambda: "Late heartbeat" in a.log(), 1)
+        status = a.status_of("beta")
+        await stop_all(a, b)
+        return a, status
+    a, status = run(scenario())
+    line = next(l for l in a.log().splitlines() if "Late heartbeat" in l)
+    interval = int(line.split("interval ")[1].split(" ms")[0])
+    assert "WARN: Late heartbeat: Node beta: interval" in line and 300 < interval < 700
+    assert status == "active"
