@@ -132,6 +132,13 @@ class ActivityLog:
     def begin(self, extents) -> bool:
         """Reference `extents` for one write; persists new slots first.  Returns False
         (and changes nothing) if slots are all busy: wait for end() and retry."""
+        where, refs = self.where, self.refs
+        if all(e in where for e in extents):         # the common case: all hot already
+            for extent in extents:
+                refs[extent] = refs.get(extent, 0) + 1
+                self.idle.pop(extent, None)
+            self.stats.hits += len(extents)
+            return True
         extents = list(dict.fromkeys(extents))
         if not self.can_activate(extents):
             self.stats.starving += 1
@@ -153,7 +160,7 @@ class ActivityLog:
         return True
 
     def end(self, extents) -> None:
-        for extent in dict.fromkeys(extents):
+        for extent in extents:
             count = self.refs.get(extent, 0) - 1
             if count <= 0:
                 self.refs.pop(extent, None)

@@ -51,6 +51,7 @@ class Channel:
         self._out: collections.deque = collections.deque()
         self.out_bytes = 0
         self._writing = False
+        self._burst = False
         self._drain_waiters: list[tuple[int, asyncio.Future]] = []
         self.on_packet = None
         self.on_batch = None
@@ -173,13 +174,26 @@ class Channel:
             if len(part):
                 self._out.append(part)
         self.out_bytes += HEADER.size + length
-        if not self._writing:
+        if self._writing:
+            return                  # the writer callback sends when the socket has room
+        if not self._burst:
+            # the first packet of a loop turn leaves at once (latency); what the same
+            # turn adds later leaves together in one sendmsg at its end (throughput)
+            self._burst = True
+            self.loop.call_soon(self._end_burst)
+            self._flush()
+
+    def _end_burst(self) -> None:
+        self._burst = False
+        if self._out and not self._writing and not self.closed:
             self._flush()
 
     def send_owning(self, ptype: int, volume: int, head: bytes, data) -> None:
         """Send a packet whose `data` the caller will reuse right after: whatever part
         of it could not leave yet is copied."""
         self.send(ptype, volume, head, data)
+        if self._out and not self._writing:
+            self._flush()
         if self._out and not isinstance(self._out[-1], bytes):
             self._out[-1] = bytes(self._out[-1])
 

@@ -47,6 +47,8 @@ class Session:
             wire.WRITE_ACK: lambda v, p: v.got_ack(wire.WRITE_ACK, *wire.unpack(wire.U64, p, "WriteAck")),
             wire.NEG_ACK: lambda v, p: v.got_neg_ack(*wire.unpack(wire.NEG_ACK_S, p, "NegAck")),
             wire.FLUSH_ACK: lambda v, p: v.got_flush_ack(*wire.unpack(wire.U64, p, "FlushAck")),
+            wire.READ_REQ: lambda v, p: v.serve_read(p),
+            wire.READ_REPLY: lambda v, p: v.got_read_reply(p),
             wire.RS_REQUEST: lambda v, p: self._sync(v, p, "got_rs_request", False),
             wire.CSUM_RS_REQUEST: lambda v, p: self._sync(v, p, "got_rs_request", True),
             wire.RS_DATA: lambda v, p: self._sync(v, p, "got_rs_data"),

@@ -105,6 +105,8 @@ class Volume:
         self._waiters: OrderedDict[int, asyncio.Future] = OrderedDict()
         self._flush_id = 0
         self._flush_waiters: dict[int, asyncio.Future] = {}
+        self._read_id = 0
+        self._read_waiters: dict[int, asyncio.Future] = {}
         self._al_freed = asyncio.Event()
         # replication, receiving side
         self._rx_seq = 0
@@ -324,10 +326,56 @@ class Volume:
 
     async def read(self, offset: int, length: int):
         self._check(offset, length, write=False)
+        peer_has_it = lambda: self._replicating() and self.state.pdsk == Disk.UpToDate  # noqa
         if self.state.disk == Disk.UpToDate or (
                 self._local_usable() and not self.bitmap.count_range(offset, length)):
-            return self._pread(offset, length)
+            try:
+                return self._pread(offset, length)
+            except IOFailed:
+                if not peer_has_it():
+                    raise
+        if peer_has_it():
+            return await self._remote_read(offset, length)
         raise IOFailed(errno.EIO, "no up-to-date data for this block")
+
+    async def _remote_read(self, offset: int, length: int):
+        """Our copy is missing or stale here (detached after an I/O error, or being
+        resynced): the peer reads it.  It applies our earlier writes first (one stream)."""
+        self._read_id += 1
+        rid = self._read_id
+        fut = self._waiter(self._read_waiters, rid)
+        self.res.channel.send(wire.READ_REQ, self.vnr, wire.READ_REQ_S.pack(rid, offset, length))
+        data = await fut
+        if data is None or len(data) != length:
+            raise IOFailed(errno.EIO, "the peer could not read this block")
+        return data
+
+    def serve_read(self, payload) -> None:
+        """The peer's READ_REQ."""
+        rid, offset, length = wire.unpack(wire.READ_REQ_S, payload, "DataRequest")
+        ch = self.res.channel
+        if self.state.disk != Disk.UpToDate or offset + length > self.size or \
+                length > wire.MAX_PAYLOAD - 64:
+            ch.send(wire.READ_REPLY, self.vnr, wire.READ_REPLY_S.pack(rid, 1))
+            return
+        try:
+            data = self._pread(offset, length)
+        except IOFailed:
+            ch.send(wire.READ_REPLY, self.vnr, wire.READ_REPLY_S.pack(rid, 1))
+            return
+        self.counters.ns += length
+        ch.send(wire.READ_REPLY, self.vnr, wire.READ_REPLY_S.pack(rid, 0), data)
+
+    def got_read_reply(self, payload) -> None:
+        rid, failed = wire.unpack(wire.READ_REPLY_S, payload, "DataReply")
+        fut = self._read_waiters.pop(rid, None)
+        if fut is None:
+            return
+        data = None if failed else bytes(payload[wire.READ_REPLY_S.size:])
+        if data is not None:
+            self.counters.nr += len(data)
+        if not fut.done():
+            fut.set_result(data)
 
     async def write(self, offset: int, data, fua: bool = False) -> None:
         length = len(data)
@@ -343,12 +391,19 @@ class Volume:
                 waiter = self._send_write(offset, data, fua)
             elif self._local_usable():
                 self.bitmap.set_range(offset, length)
+            local_ok = False
             if self._local_usable():
-                self._pwrite(offset, data)
-                if fua:
-                    self._sync()
+                try:
+                    self._pwrite(offset, data)
+                    if fua:
+                        self._sync()
+                    local_ok = True
+                except IOFailed:
+                    if waiter is None:      # with a peer the write may still succeed
+                        raise
             if waiter is not None:
-                await waiter
+                if not await waiter and not local_ok:
+                    raise IOFailed(errno.EIO, "written neither here nor on the peer")
             elif self.res.net and self.res.net.protocol == "A" and self.res.channel:
                 await self.res.channel.drain(PROTO_A_QUEUE_LIMIT)
         finally:
@@ -445,7 +500,7 @@ class Volume:
             fut = self._waiters.pop(first)
             self.counters.pe -= 1
             if not fut.done():
-                fut.set_result(None)
+                fut.set_result(True)
         if ptype == wire.WRITE_ACK:
             while self.tl:
                 first = next(iter(self.tl))
@@ -462,13 +517,13 @@ class Volume:
         if fut is not None:
             self.counters.pe -= 1
             if not fut.done():
-                fut.set_result(None)
+                fut.set_result(False)
 
     def got_flush_ack(self, flush_id: int) -> None:
         for fid in [f for f in self._flush_waiters if f <= flush_id]:
             fut = self._flush_waiters.pop(fid)
             if not fut.done():
-                fut.set_result(None)
+                fut.set_result(True)
 
     def connection_lost(self) -> None:
         """Everything the peer did not confirm is out of sync; waiting writes complete
@@ -477,11 +532,13 @@ class Volume:
             for p in self.tl.values():
                 self.bitmap.set_range(p.offset, p.length)
         self.tl.clear()
-        for fut in list(self._waiters.values()) + list(self._flush_waiters.values()):
+        for fut in list(self._waiters.values()) + list(self._flush_waiters.values()) + \
+                list(self._read_waiters.values()):
             if not fut.done():
-                fut.set_result(None)
+                fut.set_result(None)    # falsy: the peer did not confirm
         self._waiters.clear()
         self._flush_waiters.clear()
+        self._read_waiters.clear()
         self.counters.pe = 0
         self._ack_due = 0
 

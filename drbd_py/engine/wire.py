@@ -47,11 +47,14 @@ RS_NEG = 0x35
 OV_REQUEST = 0x40
 OV_REPLY = 0x41
 OV_RESULT = 0x42
+# reads served by the peer (a Primary without usable local data for a block)
+READ_REQ = 0x50
+READ_REPLY = 0x51
 
 _TYPES = ("HELLO AUTH_CHALLENGE AUTH_RESPONSE PROTOCOL SIZES UUIDS STATE SYNC_UUID BITMAP "
           "STATE_REQ STATE_REPLY PING PING_ACK DATA RECV_ACK WRITE_ACK NEG_ACK FLUSH "
           "FLUSH_ACK TRIM RS_REQUEST RS_DATA RS_IS_IN_SYNC RS_WRITE_ACK CSUM_RS_REQUEST "
-          "RS_NEG OV_REQUEST OV_REPLY OV_RESULT").split()
+          "RS_NEG OV_REQUEST OV_REPLY OV_RESULT READ_REQ READ_REPLY").split()
 NAMES = {globals()[name]: name for name in _TYPES}
 
 HELLO_S = struct.Struct(">HHI")            # proto min, proto max, feature bits
@@ -68,6 +71,8 @@ NEG_ACK_S = struct.Struct(">QQI")          # seq, offset, length
 TRIM_S = struct.Struct(">QQQ")             # seq, offset, length
 BLOCK_S = struct.Struct(">QI")             # offset, length
 BITMAP_S = struct.Struct(">QIB")           # byte offset, raw length, last chunk
+READ_REQ_S = struct.Struct(">QQI")         # request id, offset, length
+READ_REPLY_S = struct.Struct(">QB")        # request id, 0 ok / 1 failed; then the data
 
 # DATA flags
 DF_FUA = 1
