@@ -144,6 +144,19 @@ def _open(path: str, extra: int = 0) -> int:
     return fd
 
 
+def _claim(disk: str, meta_disk) -> list[int]:
+    """Claim the data disk and, with external meta-data, the meta-disk; the last
+    descriptor is the one holding the meta-data."""
+    fds = [_open(disk)]
+    try:
+        if meta_disk not in (md_layout.INTERNAL, None, "") and meta_disk != disk:
+            fds.append(_open(meta_disk))
+    except BaseException:
+        os.close(fds[0])
+        raise
+    return fds
+
+
 def _pread(fd: int, length: int, offset: int) -> bytes:
     chunks, done = [], 0
     while done < length:
@@ -175,11 +188,8 @@ class MetaStore:
 
     @classmethod
     def open(cls, disk: str, meta_disk: str = "internal", meta_index=None) -> "MetaStore":
-        fds: list[int] = []
+        fds = _claim(disk, meta_disk)
         try:
-            fds.append(_open(disk))
-            if meta_disk not in (md_layout.INTERNAL, None, "") and meta_disk != disk:
-                fds.append(_open(meta_disk))
             layout, sb = _locate(disk, meta_disk, meta_index, fds[-1])
             md_path = layout.md_path
             md_fd = os.open(md_path, os.O_RDWR | os.O_CLOEXEC | os.O_DSYNC)
@@ -292,11 +302,8 @@ def create_md(disk: str, meta_disk: str = "internal", meta_index=None, force: bo
     clear, AL empty).  Existing meta-data or data in the way needs confirmation: `force`,
     or `confirm(question) -> bool` (default: a 'yes' typed on the terminal)."""
     out, err = out or sys.stdout, err or sys.stderr
-    fds: list[int] = []
+    fds = _claim(disk, meta_disk)
     try:
-        fds.append(_open(disk))
-        if meta_disk not in (md_layout.INTERNAL, None, "") and meta_disk != disk:
-            fds.append(_open(meta_disk))
         md_fd = fds[-1]
         try:
             layout = md_layout.compute(disk, meta_disk, meta_index)
@@ -410,11 +417,8 @@ def wipe_md(disk: str, meta_disk: str = "internal", meta_index=None, force: bool
             *, confirm=None, out=None, err=None) -> None:
     """drbdadm wipe-md: destroy the superblock so the device no longer looks like DRBD's."""
     out, err = out or sys.stdout, err or sys.stderr
-    fds: list[int] = []
+    fds = _claim(disk, meta_disk)
     try:
-        fds.append(_open(disk))
-        if meta_disk not in (md_layout.INTERNAL, None, "") and meta_disk != disk:
-            fds.append(_open(meta_disk))
         try:
             layout, _ = _locate(disk, meta_disk, meta_index, fds[-1])
         except MetadataError:

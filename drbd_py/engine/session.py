@@ -74,8 +74,18 @@ class Session:
         self._keepalive = asyncio.get_running_loop().create_task(self._keep_alive())
 
     def stop(self, reason: str = "") -> None:
+        """End the session from our side (the resource already knows)."""
+        if self._end():
+            self.ch.close(reason or "closed")
+
+    def _on_close(self, reason: str) -> None:
+        if self._end():
+            self.res.session_closed(self, reason)
+
+    def _end(self) -> bool:
+        """Mark the session over, once; waiting requests get None."""
         if self.closed:
-            return
+            return False
         self.closed = True
         if self._keepalive is not None:
             self._keepalive.cancel()
@@ -83,18 +93,7 @@ class Session:
             if not fut.done():
                 fut.set_result(None)
         self._requests.clear()
-        self.ch.close(reason or "closed")
-
-    def _on_close(self, reason: str) -> None:
-        if not self.closed:
-            self.closed = True
-            if self._keepalive is not None:
-                self._keepalive.cancel()
-            for fut in self._requests.values():
-                if not fut.done():
-                    fut.set_result(None)
-            self._requests.clear()
-            self.res.session_closed(self, reason)
+        return True
 
     # --- dispatch ----------------------------------------------------------------------
     def _on_packet(self, ptype: int, vnr: int, payload) -> None:

@@ -44,6 +44,13 @@ def engine(tmp_path):
             proc.wait()
 
 
+def make_disk(path, size):
+    with open(path, "wb") as f:
+        f.truncate(size)
+    metadata.create_md(str(path), out=io.StringIO(), err=io.StringIO())
+    return path
+
+
 def setup(env, *args):
     return subprocess.run([str(BIN / "drbdsetup-py"), *args], env=env, capture_output=True,
                           text=True, timeout=30)
@@ -51,10 +58,7 @@ def setup(env, *args):
 
 def test_daemon_serves_steps_status_and_nbd(engine, tmp_path):
     proc, rundir, env = engine
-    disk = tmp_path / "disk.img"
-    with open(disk, "wb") as f:
-        f.truncate(32 * MiB)
-    metadata.create_md(str(disk), out=io.StringIO(), err=io.StringIO())
+    disk = make_disk(tmp_path / "disk.img", 32 * MiB)
 
     # a second engine on the same node refuses to start
     second = subprocess.run([str(BIN / "drbd-py-engine"), "-f"], env=env, capture_output=True,
@@ -113,10 +117,7 @@ def test_daemon_serves_steps_status_and_nbd(engine, tmp_path):
 
 def test_sigterm_takes_resources_down(engine, tmp_path):
     proc, rundir, env = engine
-    disk = tmp_path / "disk.img"
-    with open(disk, "wb") as f:
-        f.truncate(8 * MiB)
-    metadata.create_md(str(disk), out=io.StringIO(), err=io.StringIO())
+    disk = make_disk(tmp_path / "disk.img", 8 * MiB)
     client.request("new-resource", resource="r0", rundir=str(rundir))
     client.request("attach", resource="r0", volume=0, minor=3, disk=str(disk),
                    rundir=str(rundir))

@@ -129,3 +129,14 @@ def random_bytes(n, seed=1):
         block = hashlib.sha256(block).digest()
         out += block * 128
     return bytes(out[:n])
+
+
+def run_pair(tmp_path, body, timeout=60, **pair_args):
+    """Run `await body(pair)` with a fresh Pair, always shutting both engines down."""
+    async def main():
+        p = Pair(tmp_path, **pair_args)
+        try:
+            await body(p)
+        finally:
+            await p.down()
+    run(main, timeout=timeout)

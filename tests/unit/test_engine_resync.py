@@ -4,7 +4,7 @@ import asyncio
 import time
 
 from drbd_py.engine.engine import Engine
-from tests.unit.test_engine_harness import MiB, Pair, random_bytes, run
+from tests.unit.test_engine_harness import MiB, random_bytes, run_pair
 
 
 async def write(vol, offset, data, chunk=128 * 1024):
@@ -13,53 +13,45 @@ async def write(vol, offset, data, chunk=128 * 1024):
 
 
 def test_disconnected_writes_resync_only_changed_blocks(tmp_path):
-    async def go():
-        p = Pair(tmp_path)
-        try:
-            await p.initial_sync()
-            await p.b.step("disconnect")
-            await p.wait(lambda: p.a.vol.state.conn.name == "WFConnection")
-            await write(p.a.vol, 2 * MiB, random_bytes(1 * MiB, 7))
-            await write(p.a.vol, 9 * MiB + 4096, random_bytes(8192, 8))   # 2 blocks
-            assert p.a.vol.bitmap.weight == 256 + 2
-            sent_before = p.a.vol.counters.ns
-            await p.connect(p.b)
-            await p.wait(lambda: p.cstate() == ("Connected", "Connected")
-                         and p.dstate() == ("UpToDate/UpToDate",) * 2, what="resync")
-            assert p.b.vol.last_sync.progress.total_bits == 258
-            assert p.a.vol.counters.ns - sent_before == 258 * 4096
-            size = p.a.vol.size
-            assert p.a.digest(size) == p.b.digest(size)
-        finally:
-            await p.down()
-    run(go)
+    async def go(p):
+        await p.initial_sync()
+        await p.b.step("disconnect")
+        await p.wait(lambda: p.a.vol.state.conn.name == "WFConnection")
+        await write(p.a.vol, 2 * MiB, random_bytes(1 * MiB, 7))
+        await write(p.a.vol, 9 * MiB + 4096, random_bytes(8192, 8))   # 2 blocks
+        assert p.a.vol.bitmap.weight == 256 + 2
+        sent_before = p.a.vol.counters.ns
+        await p.connect(p.b)
+        await p.wait(lambda: p.cstate() == ("Connected", "Connected")
+                     and p.dstate() == ("UpToDate/UpToDate",) * 2, what="resync")
+        assert p.b.vol.last_sync.progress.total_bits == 258
+        assert p.a.vol.counters.ns - sent_before == 258 * 4096
+        size = p.a.vol.size
+        assert p.a.digest(size) == p.b.digest(size)
+    run_pair(tmp_path, go)
 
 
 def test_crashed_primary_becomes_sync_target_of_promoted_peer(tmp_path):
-    async def go():
-        p = Pair(tmp_path)
-        try:
-            await p.initial_sync()
-            await write(p.a.vol, 0, random_bytes(2 * MiB, 1))
-            # crash of a: its engine vanishes without cleaning up
-            crash(p.a)
-            await p.wait(lambda: p.b.vol.state.conn.name == "WFConnection", what="b notices")
-            await p.b.step("primary")
-            await write(p.b.vol, 5 * MiB, random_bytes(1 * MiB, 2))
-            # a comes back
-            p.a.engine = Engine(rundir=str(p.a.dir / "run2"), export=False, devices=False)
-            await p.up(p.a)
-            await p.wait(lambda: p.cstate() == ("Connected", "Connected")
-                         and p.dstate() == ("UpToDate/UpToDate",) * 2, what="resync")
-            assert p.a.vol.last_sync.kind == "T"
-            # the AL of the crashed node (at least the extents written) was resynced
-            assert p.a.vol.last_sync.progress.total_bits >= 256 + 512
-            size = p.a.vol.size
-            assert p.a.digest(size) == p.b.digest(size)
-            assert p.a.status()["role"] == "Secondary" and p.a.status()["peer_role"] == "Primary"
-        finally:
-            await p.down()
-    run(go)
+    async def go(p):
+        await p.initial_sync()
+        await write(p.a.vol, 0, random_bytes(2 * MiB, 1))
+        # crash of a: its engine vanishes without cleaning up
+        crash(p.a)
+        await p.wait(lambda: p.b.vol.state.conn.name == "WFConnection", what="b notices")
+        await p.b.step("primary")
+        await write(p.b.vol, 5 * MiB, random_bytes(1 * MiB, 2))
+        # a comes back
+        p.a.engine = Engine(rundir=str(p.a.dir / "run2"), export=False, devices=False)
+        await p.up(p.a)
+        await p.wait(lambda: p.cstate() == ("Connected", "Connected")
+                     and p.dstate() == ("UpToDate/UpToDate",) * 2, what="resync")
+        assert p.a.vol.last_sync.kind == "T"
+        # the AL of the crashed node (at least the extents written) was resynced
+        assert p.a.vol.last_sync.progress.total_bits >= 256 + 512
+        size = p.a.vol.size
+        assert p.a.digest(size) == p.b.digest(size)
+        assert p.a.status()["role"] == "Secondary" and p.a.status()["peer_role"] == "Primary"
+    run_pair(tmp_path, go)
 
 
 def crash(node):
@@ -76,112 +68,92 @@ def crash(node):
 
 
 def test_resync_rate_is_honoured(tmp_path):
-    async def go():
-        p = Pair(tmp_path, size=12 * MiB, syncer={"rate": 4 * MiB})
-        try:
-            await p.up_both()
-            start = time.monotonic()
-            await p.a.step("primary", force=True)
-            await p.wait(lambda: p.dstate() == ("UpToDate/UpToDate",) * 2, timeout=30)
-            elapsed = time.monotonic() - start
-            synced = p.b.vol.last_sync.progress.total_bits * 4096
-            rate = synced / elapsed
-            assert 0.9 * 4 * MiB <= rate <= 1.1 * 4 * MiB, rate / MiB
-        finally:
-            await p.down()
-    run(go)
+    async def go(p):
+        await p.up_both()
+        start = time.monotonic()
+        await p.a.step("primary", force=True)
+        await p.wait(lambda: p.dstate() == ("UpToDate/UpToDate",) * 2, timeout=30)
+        elapsed = time.monotonic() - start
+        synced = p.b.vol.last_sync.progress.total_bits * 4096
+        rate = synced / elapsed
+        assert 0.9 * 4 * MiB <= rate <= 1.1 * 4 * MiB, rate / MiB
+    run_pair(tmp_path, go, size=12 * MiB, syncer={"rate": 4 * MiB})
 
 
 def test_csums_skip_equal_blocks(tmp_path):
-    async def go():
-        p = Pair(tmp_path, syncer={"csums_alg": "md5"})
-        try:
-            await p.initial_sync()
-            await p.b.step("disconnect")
-            same = bytes(await p.a.vol.read(0, 1 * MiB))
-            await write(p.a.vol, 0, same)                       # rewrite identical data
-            await write(p.a.vol, 4 * MiB, random_bytes(256 * 1024, 3))
-            sent_before = p.a.vol.counters.ns
-            await p.connect(p.b)
-            await p.wait(lambda: p.dstate() == ("UpToDate/UpToDate",) * 2
-                         and p.cstate() == ("Connected", "Connected"))
-            last = p.b.vol.last_sync
-            assert last.progress.same_csum == 256
-            assert p.a.vol.counters.ns - sent_before == 256 * 1024
-            assert p.a.digest(p.a.vol.size) == p.b.digest(p.a.vol.size)
-        finally:
-            await p.down()
-    run(go)
+    async def go(p):
+        await p.initial_sync()
+        await p.b.step("disconnect")
+        same = bytes(await p.a.vol.read(0, 1 * MiB))
+        await write(p.a.vol, 0, same)                       # rewrite identical data
+        await write(p.a.vol, 4 * MiB, random_bytes(256 * 1024, 3))
+        sent_before = p.a.vol.counters.ns
+        await p.connect(p.b)
+        await p.wait(lambda: p.dstate() == ("UpToDate/UpToDate",) * 2
+                     and p.cstate() == ("Connected", "Connected"))
+        last = p.b.vol.last_sync
+        assert last.progress.same_csum == 256
+        assert p.a.vol.counters.ns - sent_before == 256 * 1024
+        assert p.a.digest(p.a.vol.size) == p.b.digest(p.a.vol.size)
+    run_pair(tmp_path, go, syncer={"csums_alg": "md5"})
 
 
 def test_online_verify_counts_differences(tmp_path):
-    async def go():
-        p = Pair(tmp_path, syncer={"verify_alg": "sha1"})
-        try:
-            await p.initial_sync()
-            # corrupt three blocks behind the engine's back
-            with open(p.b.disk, "r+b") as f:
-                for block in (10, 11, 300):
-                    f.seek(block * 4096)
-                    f.write(b"\xee" * 4096)
-            await p.a.step("verify")
-            await p.wait(lambda: p.cstate() == ("Connected", "Connected")
-                         and p.a.vol.last_sync is not None
-                         and p.a.vol.last_sync.kind == "VS", what="verify")
-            assert p.a.vol.last_sync.ov_found == 3
-            assert p.a.vol.bitmap.weight == 3 and p.b.vol.bitmap.weight == 3
-            # a disconnect/connect repairs them
-            await p.b.step("disconnect")
-            await p.connect(p.b)
-            await p.wait(lambda: p.cstate() == ("Connected", "Connected")
-                         and p.a.vol.bitmap.weight == 0, what="repair")
-            assert p.a.digest(p.a.vol.size) == p.b.digest(p.a.vol.size)
-        finally:
-            await p.down()
-    run(go)
+    async def go(p):
+        await p.initial_sync()
+        # corrupt three blocks behind the engine's back
+        with open(p.b.disk, "r+b") as f:
+            for block in (10, 11, 300):
+                f.seek(block * 4096)
+                f.write(b"\xee" * 4096)
+        await p.a.step("verify")
+        await p.wait(lambda: p.cstate() == ("Connected", "Connected")
+                     and p.a.vol.last_sync is not None
+                     and p.a.vol.last_sync.kind == "VS", what="verify")
+        assert p.a.vol.last_sync.ov_found == 3
+        assert p.a.vol.bitmap.weight == 3 and p.b.vol.bitmap.weight == 3
+        # a disconnect/connect repairs them
+        await p.b.step("disconnect")
+        await p.connect(p.b)
+        await p.wait(lambda: p.cstate() == ("Connected", "Connected")
+                     and p.a.vol.bitmap.weight == 0, what="repair")
+        assert p.a.digest(p.a.vol.size) == p.b.digest(p.a.vol.size)
+    run_pair(tmp_path, go, syncer={"verify_alg": "sha1"})
 
 
 def test_invalidate_and_invalidate_remote_are_full_syncs(tmp_path):
-    async def go():
-        p = Pair(tmp_path)
-        try:
-            await p.initial_sync()
-            await p.b.step("invalidate", volume=0)
-            await p.wait(lambda: p.dstate() == ("UpToDate/UpToDate",) * 2
-                         and p.cstate() == ("Connected", "Connected"))
-            full = p.b.vol.bitmap.nbits
-            assert p.b.vol.last_sync.progress.total_bits == full
-            await p.a.step("invalidate-remote", volume=0)
-            await p.wait(lambda: p.dstate() == ("UpToDate/UpToDate",) * 2
-                         and p.cstate() == ("Connected", "Connected")
-                         and p.a.vol.last_sync is not None)
-            assert p.a.vol.last_sync.progress.total_bits == full
-        finally:
-            await p.down()
-    run(go)
+    async def go(p):
+        await p.initial_sync()
+        await p.b.step("invalidate", volume=0)
+        await p.wait(lambda: p.dstate() == ("UpToDate/UpToDate",) * 2
+                     and p.cstate() == ("Connected", "Connected"))
+        full = p.b.vol.bitmap.nbits
+        assert p.b.vol.last_sync.progress.total_bits == full
+        await p.a.step("invalidate-remote", volume=0)
+        await p.wait(lambda: p.dstate() == ("UpToDate/UpToDate",) * 2
+                     and p.cstate() == ("Connected", "Connected")
+                     and p.a.vol.last_sync is not None)
+        assert p.a.vol.last_sync.progress.total_bits == full
+    run_pair(tmp_path, go)
 
 
 def test_pause_and_resume_sync(tmp_path):
-    async def go():
-        p = Pair(tmp_path, syncer={"rate": 2 * MiB})
-        try:
-            await p.up_both()
-            await p.a.step("primary", force=True)
-            await p.wait(lambda: p.cstate() == ("SyncSource", "SyncTarget"))
-            await p.a.step("pause-sync", volume=0)
-            await p.wait(lambda: p.cstate() == ("PausedSyncS", "PausedSyncT"))
-            assert p.a.vol.state.user_isp and p.b.vol.state.peer_isp
-            # requests already on the wire are answered; then nothing moves
-            await p.wait(lambda: not p.b.vol.sync.in_flight, what="in-flight drained")
-            left = p.b.vol.bitmap.weight
-            await asyncio.sleep(0.5)
-            assert p.b.vol.bitmap.weight == left
-            text = open(p.a.engine.rundir + "/proc-drbd").read()
-            assert "cs:PausedSyncS" in text and " C r--u" in text
-            await p.a.step("resume-sync", volume=0)
-            await p.wait(lambda: p.cstate() == ("SyncSource", "SyncTarget"))
-            await p.wait(lambda: "sync'ed:" in open(p.b.engine.rundir + "/proc-drbd").read(),
-                         timeout=5)
-        finally:
-            await p.down()
-    run(go)
+    async def go(p):
+        await p.up_both()
+        await p.a.step("primary", force=True)
+        await p.wait(lambda: p.cstate() == ("SyncSource", "SyncTarget"))
+        await p.a.step("pause-sync", volume=0)
+        await p.wait(lambda: p.cstate() == ("PausedSyncS", "PausedSyncT"))
+        assert p.a.vol.state.user_isp and p.b.vol.state.peer_isp
+        # requests already on the wire are answered; then nothing moves
+        await p.wait(lambda: not p.b.vol.sync.in_flight, what="in-flight drained")
+        left = p.b.vol.bitmap.weight
+        await asyncio.sleep(0.5)
+        assert p.b.vol.bitmap.weight == left
+        text = open(p.a.engine.rundir + "/proc-drbd").read()
+        assert "cs:PausedSyncS" in text and " C r--u" in text
+        await p.a.step("resume-sync", volume=0)
+        await p.wait(lambda: p.cstate() == ("SyncSource", "SyncTarget"))
+        await p.wait(lambda: "sync'ed:" in open(p.b.engine.rundir + "/proc-drbd").read(),
+                     timeout=5)
+    run_pair(tmp_path, go, syncer={"rate": 2 * MiB})
