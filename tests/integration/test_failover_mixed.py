@@ -60,3 +60,15 @@ def test_mixed_pair_without_auto_failback(cluster, real):
     time.sleep(1.5)
     assert b.has_vip() and not a.has_vip()
     assert (a.rscstatus(), b.rscstatus()) == ("none", "all")
+
+
+@pytest.mark.parametrize("real", ["alpha", "beta"], ids=["real-owner", "real-peer"])
+def test_mixed_pair_legacy_ip_request_protocol(cluster, real):
+    """auto_failback legacy: no starting/resource handshake; the returning owner asks
+    for its group with ip-request and the holder gives it up."""
+    a, b, _ = pair(cluster, real=(real,), failback="legacy")
+    failover_after_kill(a, b)
+    restart_and_watch(a, b, lambda: a)
+    assert not b.has_vip()
+    theirs = a if real == "alpha" else b
+    assert "rc.d/ip-request" in theirs.log()        # 3.0.6 runs its ip-request scripts
