@@ -170,12 +170,22 @@ async def _expect(ch: Channel, timeout: float):
         raise HandshakeFailed(str(e))
 
 
+def _after_sb_differ(peer_index: int, mine: str) -> bool:
+    """Policies must be equal, except discard-local on one side with discard-remote on
+    the other (the only way to use either)."""
+    peer = wire.AFTER_SB[peer_index] if peer_index < len(wire.AFTER_SB) else "?"
+    one_sided = ("discard-local", "discard-remote")
+    if {peer, mine} == set(one_sided):
+        return False
+    return peer != mine or peer in one_sided
+
+
 def _compare_protocol(net: NetConfig, proto, a0, a1, a2, two, discard) -> None:
     problems = [
         (proto != wire.PROTOCOLS[net.protocol], "incompatible communication protocols"),
-        (a0 != wire.AFTER_SB.index(net.after_sb_0pri), "incompatible after-sb-0pri settings"),
-        (a1 != wire.AFTER_SB.index(net.after_sb_1pri), "incompatible after-sb-1pri settings"),
-        (a2 != wire.AFTER_SB.index(net.after_sb_2pri), "incompatible after-sb-2pri settings"),
+        (_after_sb_differ(a0, net.after_sb_0pri), "incompatible after-sb-0pri settings"),
+        (_after_sb_differ(a1, net.after_sb_1pri), "incompatible after-sb-1pri settings"),
+        (_after_sb_differ(a2, net.after_sb_2pri), "incompatible after-sb-2pri settings"),
         (bool(discard) and net.discard_my_data,
          "both sides have the 'want_lose' flag set"),
         (bool(two) != net.allow_two_primaries,

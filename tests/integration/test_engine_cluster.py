@@ -103,6 +103,11 @@ def test_initial_full_sync_and_status(cluster):
     assert drbdadm(p.a, "state r0").stdout.strip() == "Primary/Secondary"
     assert drbdadm(p.b, "dstate r0").stdout.strip() == "UpToDate/UpToDate"
     assert "Began resync as SyncTarget" in log_of(p.b)
+    # the Secondary's socket serves reads and refuses writes
+    refused = p.b.run(["qemu-io", "-f", "raw", "-c", "write -P 1 0 4k", URI], check=False)
+    assert refused.returncode != 0 or "error" in (refused.stdout + refused.stderr).lower()
+    assert p.b.run(["qemu-io", "-r", "-f", "raw", "-c", "read 0 4k", URI]).returncode == 0
+    assert disk_hash(p.a, p.da, size) == disk_hash(p.b, p.db, size)
 
 
 def test_protocol_c_256mib_nbdcopy_then_kill_primary(cluster, tmp_path):

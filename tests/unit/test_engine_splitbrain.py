@@ -158,3 +158,15 @@ def test_wait_connect_times_out_with_5(tmp_path):
         await p.up(p.b)
         assert await asyncio.wait_for(waiter, 10) == {}
     run_pair(tmp_path, go)
+
+
+def test_allow_two_primaries(tmp_path):
+    async def go(p):
+        await p.initial_sync()
+        await p.b.step("primary")
+        await p.wait(lambda: p.a.vol.state.peer.name == "Primary")
+        assert (p.a.status()["role"], p.a.status()["peer_role"]) == ("Primary", "Primary")
+        await p.b.vol.write(0, random_bytes(4096, 1))
+        await p.a.vol.write(8192, random_bytes(4096, 2))
+        assert p.a.digest(16384) == p.b.digest(16384)
+    run_pair(tmp_path, go, net={"allow_two_primaries": True})
