@@ -23,6 +23,7 @@ from .channel import Channel
 from .wire import WireError
 
 CHALLENGE_LEN = 64
+MAX_HANDSHAKES = 16           # connections being shaken hands with at once
 HMAC_ALGS = {"sha1": "sha1", "md5": "md5", "sha256": "sha256", "sha512": "sha512",
              "sha384": "sha384", "sha224": "sha224", "crc32c": None}
 
@@ -294,6 +295,11 @@ class Link:
             return
         if not _same_host(addr[0], self.net.peer_host):
             self.log.warning("Discarding connection from unknown address %s", addr[0])
+            sock.close()
+            return
+        if len(self._tasks) >= MAX_HANDSHAKES:
+            self.log.warning("too many connections in handshake; closing one from %s",
+                             addr[0])
             sock.close()
             return
         self._spawn(self._run(sock, f"{addr[0]}:{addr[1]}", dialed=False))

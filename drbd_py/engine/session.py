@@ -355,6 +355,8 @@ class Session:
     def start_sync(self, vol, side: str) -> None:
         res = self.res
         syncer = res.syncer
+        # blocks past the agreed size are not part of the device (a smaller peer)
+        vol.bitmap.clear_bits(-(-vol.size // BLOCK), vol.bitmap.nbits - 1)
         csums = syncer.csums_alg if syncer.csums_alg == self.params.csums_alg else ""
         vol.sync = Sync(vol, side, syncer.rate, csums_alg=csums)
         conn = Conn.SyncSource if side == "S" else Conn.SyncTarget
