@@ -54,7 +54,7 @@ def run(ctx, section) -> None:
     labels = {chain.name: chain.label for chain in chains}
     labels.update(drbdchains.LABELS)
     results = {}            # (job, chain) -> [Result]
-    seconds = ctx.pick(4, 1)
+    seconds = ctx.pick(3, 1)
     try:
         for rnd in range(ctx.runs(3, 1)):
             if rnd > 0 and ctx.budget.exhausted():

@@ -100,26 +100,39 @@ def describe(pid: int) -> str:
     return " ".join(words) or p.name()
 
 
+class Sampler:
+    """py-spy on some pids in the background: start now, finish() for the summary."""
+
+    def __init__(self, targets: dict[str, int], seconds: float):
+        import threading
+        self.results, self.seconds = {}, seconds
+        self.threads = [threading.Thread(target=self._one, args=item) for item in targets.items()]
+        for t in self.threads:
+            t.start()
+
+    def _one(self, label, pid):
+        self.results[label] = record(pid, self.seconds)
+
+    def finish(self) -> str:
+        for t in self.threads:
+            t.join(self.seconds + 90)
+        return "\n\n".join(f"py-spy of {label}: " + (f"not taken: {err}" if err
+                                                       else "\n\n" + summarise(stacks))
+                            for label, (stacks, err) in self.results.items())
+
+
 def profile_during(targets: dict[str, int], seconds: float, load, nodes=()) -> str:
     """Markdown: CPU use of every process of `nodes` while `load()` runs, then a
     py-spy summary of each of `targets` ({label: pid}) sampled meanwhile."""
-    import threading
     import time
-    results = {}
-
-    def sampler(label, pid):
-        results[label] = record(pid, seconds)
-    threads = [threading.Thread(target=sampler, args=item) for item in targets.items()]
     pids = {p.pid: f"{n.name}: " for n in nodes for p in n.processes()}
     before, t0 = cpu_times(pids), time.monotonic()
-    for t in threads:
-        t.start()
+    sampler = Sampler(targets, seconds)
     try:
         load()
     finally:
         after, wall = cpu_times(pids), time.monotonic() - t0
-        for t in threads:
-            t.join(seconds + 90)
+        sampled = sampler.finish()
     parts = []
     if pids:
         use = sorted(((after[p] - before[p]) / wall * 100, p) for p in after if p in before)
@@ -129,7 +142,4 @@ def profile_during(targets: dict[str, int], seconds: float, load, nodes=()) -> s
             if pct >= 0.5:
                 lines.append(f"| {pids[pid]}{describe(pid)} | {pct:.0f} |")
         parts.append("\n".join(lines))
-    for label, (stacks, error) in results.items():
-        parts.append(f"py-spy of {label}: " + (f"not taken: {error}" if error
-                                                 else "\n\n" + summarise(stacks)))
-    return "\n\n".join(parts)
+    return "\n\n".join(parts + [sampled])

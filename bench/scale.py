@@ -1,9 +1,10 @@
 """Scale: takeover time with 1, 10 and 50 resource groups (ours and the real heartbeat);
 the DRBD engine's idle CPU and memory with 1, 4 and 16 resources connected at once."""
+import statistics
 import subprocess
 import time
 
-from . import drbdpair, hbpair
+from . import drbdpair, hbpair, profile
 from .figures import Target
 from .hbpair import FAST, OURS, REAL
 from .idle import usage
@@ -35,7 +36,16 @@ def eth0_addresses(node) -> str:
                           capture_output=True, text=True, timeout=10).stdout
 
 
-def takeover_run(ctx, flavour, n: int) -> dict:
+def forks_so_far() -> int:
+    """Processes created on the whole machine since boot (/proc/stat)."""
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("processes "):
+                return int(line.split()[1])
+    return 0
+
+
+def takeover_run(ctx, flavour, n: int, profile_seconds: float = 0) -> dict:
     c = ctx.cluster("alpha", "beta")
     try:
         a, b = c["alpha"], c["beta"]
@@ -48,6 +58,11 @@ def takeover_run(ctx, flavour, n: int) -> dict:
             return all(f" {v}/" in text for v in vips)
         hbpair.wait_stable(a, b, flavour, 120, extra=lambda: all_on(a))
         dead_log = hbpair.LogWatch(b)
+        sampler = None
+        if profile_seconds:
+            sampler = profile.Sampler({f"{flavour.label} heartbeat on beta":
+                                       b.pids("heartbeat")[0]}, profile_seconds)
+        forks0 = forks_so_far()
         t0 = time.monotonic()
         a.kill()
         subprocess.run(["ip", "-n", a.netns, "link", "set", "eth0", "down"], check=True,
@@ -63,7 +78,11 @@ def takeover_run(ctx, flavour, n: int) -> dict:
                 raise RuntimeError(f"{n} groups: not all taken over after 120 s; "
                                    f"{hbpair.log_tail(b)}")
             time.sleep(0.01)
-        return {"all_up": now - t0, "dead": dead if dead is not None else now - t0}
+        result = {"all_up": now - t0, "dead": dead if dead is not None else now - t0,
+                  "forks": forks_so_far() - forks0}
+        if sampler:
+            result["profile"] = sampler.finish()
+        return result
     finally:
         for node in c:
             node.kill()
@@ -89,10 +108,36 @@ def run(ctx, section) -> None:
             f.why_not_ref = "" if f.reference else out.why_not(REAL.name)
             if metric == "all_up":
                 f.target = Target("ratio_max", 1.0)
+        explain_miss(ctx, section, n, out.samples)
         for name, errs in out.errors.items():
             for err in errs:
                 section.notes.append(f"{name}, {n} groups: a run failed: {err}")
     drbd_scale(ctx, section)
+
+
+def explain_miss(ctx, section, n, samples) -> None:
+    """Where the takeover time goes when ours is slower: processes started during the
+    takeover by each heartbeat, and a py-spy of our daemon through one more takeover."""
+    f = section.figure(f"scale.takeover.{n}.all_up", "", "s")
+    v = f.verdict()
+    if v is None or v[0]:
+        return
+    forks = {name: sorted(r["forks"] for r in rs)[len(rs) // 2] for name, rs in samples.items() if rs}
+    secs = max(f.summary()[0].median, 2)
+    try:
+        extra = takeover_run(ctx, OURS, n, profile_seconds=secs)
+        text = extra["profile"]
+    except Exception as exc:
+        text = f"profile not taken: {one_line(exc)}"
+    section.profiles.append(
+        f"**Where the time goes: {f.label}** (target missed: {v[1]})\n\n"
+        f"Processes started on the machine during the takeover (median run): ours "
+        f"{forks.get(OURS.name, '-')}, heartbeat 3.0.6 {forks.get(REAL.name, '-')} "
+        f"(both run the same resource.d/IPaddr). Per group after the peer was declared dead: "
+        f"ours {statistics.median(r['all_up'] - r['dead'] for r in samples[OURS.name]) / n:.3f} s, "
+        f"heartbeat 3.0.6 "
+        f"{statistics.median(r['all_up'] - r['dead'] for r in samples[REAL.name]) / n:.3f} s."
+        f"\n\nOur daemon on beta during one more takeover:\n\n{text}")
 
 
 def drbd_scale(ctx, section) -> None:
