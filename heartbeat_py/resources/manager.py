@@ -72,7 +72,7 @@ class ResourceManager:
             timers.rqstdelay = rqstdelay
         self.protocol = ResourceProtocol(self.api.local_node, config.resources.groups,
                                          cf.auto_failback, self.log, time.monotonic,
-                                         timers=timers)
+                                         timers=timers, peers=self.api.nodes)
         self.env = script_environment(config, self.api.local_node, nice_failback=self.protocol.nice)
         timeout = _env_seconds(TIMEOUT_ENV)
         timeouts = {a: timeout for a in DEFAULT_TIMEOUTS} if timeout else dict(DEFAULT_TIMEOUTS)

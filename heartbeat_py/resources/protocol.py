@@ -40,6 +40,7 @@ STANDBY_REPLY_S = 10.0              # no `other` within this: standby request ca
 STANDBY_RESOURCE_S = 3600.0         # the rest of a standby exchange
 AUTO_FAILBACK_RETRY_S = 1.0
 FAILED_START_STANDBY_S = 30.0       # ResourceManager: `sleep 30; hb_standby` after a failed start
+PEER_STATUS_WAIT_S = 2.0            # legacy: how long comm-up waits for a heard peer's status
 RSC_MGR = "/usr/share/heartbeat/ResourceManager"    # named in 3.0.6's log lines
 
 
@@ -108,6 +109,7 @@ class Timers:
     standby_reply: float = STANDBY_REPLY_S
     standby_resource: float = STANDBY_RESOURCE_S
     auto_failback_retry: float = AUTO_FAILBACK_RETRY_S
+    peer_status_wait: float = PEER_STATUS_WAIT_S
     failed_start_standby: float = FAILED_START_STANDBY_S
 
 
@@ -121,8 +123,9 @@ def _upd(full: bool, current: int, update: int) -> int:
 class ResourceProtocol:
     def __init__(self, me: str, groups: Iterable[ResourceGroup], auto_failback: str,
                  log: logging.Logger, clock: Callable[[], float], *,
-                 timers: Timers | None = None):
+                 timers: Timers | None = None, peers: Iterable[str] = ()):
         self.me = me
+        self.peers = [p for p in peers if p != me]
         self.groups = list(groups)
         self.nice = auto_failback in ("on", "off")
         self.auto_failback = auto_failback == "on"
@@ -155,6 +158,7 @@ class ResourceProtocol:
         self.comm_up_seen = False
         self._before_comm: list[Kind] = []
         self.requested_yet = False
+        self.legacy_wait: float | None = None       # legacy comm-up waiting for peer statuses
         self.peer_status: dict[str, str] = {}
         self.heard: dict[str, bool] = {}            # anypacketsyet
         self.has_resources: dict[str, bool] = {}    # legacy: peer may hold its groups
@@ -227,8 +231,8 @@ class ResourceProtocol:
         return H.name(self.i_hold) if self.is_stable() else "transition"
 
     def next_deadline(self) -> float | None:
-        due = [t for t in (self.standby_running, self.failback_due, *self.failed_start_due.values())
-               if t is not None]
+        due = [t for t in (self.standby_running, self.failback_due, self.legacy_wait,
+                           *self.failed_start_due.values()) if t is not None]
         if self.nice and self.state == RState.RSCRCVD and self.local_takeover_time is not None:
             due.append(self.local_takeover_time)
         return min(due) if due else None
@@ -247,11 +251,24 @@ class ResourceProtocol:
             self._send(Starting())
             self.state = RState.STARTING
         elif not self.requested_yet:
-            self.requested_yet = True
-            self._req_our_resources(False)
+            if self._peers_unknown():
+                # A peer was heard but its status is not known yet: taking our groups
+                # now "because nobody is active" could take them from a holder (a race
+                # 3.0.6 has after a quick restart). Wait a little for its status.
+                self.legacy_wait = self.clock() + self.timers.peer_status_wait
+            else:
+                self._legacy_request()
         for message in self._before_comm:
             self._later.append(lambda m=message: self._dispatch(m, self.me))
         self._before_comm.clear()
+
+    def _peers_unknown(self) -> bool:
+        return any(p not in self.peer_status for p in self.peers)
+
+    def _legacy_request(self) -> None:
+        self.legacy_wait = None
+        self.requested_yet = True
+        self._req_our_resources(False)
 
     def node_status(self, node: str, new: str) -> None:
         self._event(lambda: self._node_status(node, new))
@@ -259,6 +276,8 @@ class ResourceProtocol:
     def _node_status(self, node: str, new: str) -> None:
         old = self.peer_status.get(node)
         self.peer_status[node] = new
+        if self.legacy_wait is not None and not self._peers_unknown():
+            self._legacy_request()
         if new != F.STATUS_DEAD:
             self.heard[node] = True
             return
@@ -772,6 +791,8 @@ class ResourceProtocol:
             self.log.info("local resource transition completed.")
             self._send_held(True)
             self._audit()
+        if self.legacy_wait is not None and now >= self.legacy_wait:
+            self._legacy_request()
         if self.failback_due is not None and now >= self.failback_due:
             self._perform_auto_failback()
         for bits, due in list(self.failed_start_due.items()):

@@ -206,8 +206,9 @@ def test_auto_failback_off_leaves_the_group_on_the_survivor(cluster):
     assert (a.rscstatus(), b.rscstatus()) == ("none", "all")
 
 
-def test_hb_standby_and_hb_takeover_move_the_group_and_back(cluster):
-    a, b, _ = pair(cluster)
+def standby_and_takeover(a, b):
+    """hb_standby on the owner, then hb_takeover there: exit 0, the group moves over
+    and back, never on both nodes."""
     with VipWatch(a, b) as watch:
         out = a.tool("hb_standby")
         assert out.returncode == 0, out
@@ -220,6 +221,11 @@ def test_hb_standby_and_hb_takeover_move_the_group_and_back(cluster):
         wait_until(lambda: (a.rscstatus(), b.rscstatus()) == ("all", "none"), 10,
                    message="stable after hb_takeover")
     watch.assert_never_both()
+
+
+def test_hb_standby_and_hb_takeover_move_the_group_and_back(cluster):
+    a, b, _ = pair(cluster)
+    standby_and_takeover(a, b)
     assert "alpha wants to go standby [all]" in b.log()
     assert "beta wants to go standby [all]" in a.log()
 
@@ -238,17 +244,25 @@ def test_graceful_stop_hands_the_group_over(cluster):
     assert "Received shutdown notice from 'alpha'." in b.log()
 
 
-FAILS_ON_ALPHA = """#!/bin/sh
-eval action=\\${$#}
-mark=/run/flaky.running
+def marker_script(name, start="", stop=""):
+    """A resource script whose state is /run/NAME.running; START and STOP are shell
+    run first (they may exit 1 to fail the action)."""
+    return f"""#!/bin/sh
+eval action=\\${{$#}}
+mark=/run/{name}.running
 case $action in
-  start) [ "$(uname -n)" = alpha ] && { echo "ERROR: cannot start here"; exit 1; }
+  start) {start}
          touch $mark;;
-  stop) rm -f $mark;;
+  stop) {stop}
+        rm -f $mark;;
   status) [ -f $mark ] && echo running || echo stopped;;
 esac
 exit 0
 """
+
+
+FAILS_ON_ALPHA = marker_script(
+    "flaky", start='[ "$(uname -n)" = alpha ] && { echo "ERROR: cannot start here"; exit 1; }')
 
 
 def test_start_failing_on_one_node_runs_the_group_on_the_other(cluster):
@@ -272,16 +286,7 @@ def test_start_failing_on_one_node_runs_the_group_on_the_other(cluster):
         log.index(f"Running /etc/ha.d/resource.d/IPaddr {VIP}/24/eth0 stop")
 
 
-SLOW_START = """#!/bin/sh
-eval action=\\${$#}
-mark=/run/slow.running
-case $action in
-  start) sleep 3; touch $mark;;
-  stop) rm -f $mark;;
-  status) [ -f $mark ] && echo running || echo stopped;;
-esac
-exit 0
-"""
+SLOW_START = marker_script("slow", start="sleep 3")
 
 
 def test_start_slower_than_three_deadtimes_causes_no_failover(cluster):
@@ -325,16 +330,7 @@ def test_ping_node_lost_on_one_side_moves_the_group(cluster):
     wait_until(lambda: a.has_vip() and not b.has_vip(), 15, message="VIP back on alpha")
 
 
-STOP_FAILS = """#!/bin/sh
-eval action=\\${$#}
-mark=/run/sticky.running
-case $action in
-  start) touch $mark;;
-  stop) echo "ERROR: device busy"; exit 1;;
-  status) [ -f $mark ] && echo running || echo stopped;;
-esac
-exit 0
-"""
+STOP_FAILS = marker_script("sticky", stop='echo "ERROR: device busy"; exit 1')
 
 
 def test_failed_stop_keeps_the_group_and_the_peer_never_starts_it(cluster):

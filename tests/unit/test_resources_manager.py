@@ -16,6 +16,7 @@ from heartbeat_py.resources import ResourceManager
 from heartbeat_py.resources.manager import uses_ipfail
 from heartbeat_py.wire import Message
 from heartbeat_py.wire import fields as F
+from tests.unit.test_resources_runner import Ticker
 
 SCRIPT = r"""#!/bin/sh
 eval action=\${$#}
@@ -122,6 +123,14 @@ async def start_pair(tmp_path, **kw):
     return net, a, b
 
 
+async def stable_pair(tmp_path):
+    """Started, the group on alpha, both nodes stable."""
+    net, a, b = await start_pair(tmp_path)
+    await until(lambda: running(a) == ["resA", "resB"], 15, "group on alpha")
+    await until(lambda: a.rscstatus() == "local" and b.rscstatus() == "local", 5, "stable")
+    return net, a, b
+
+
 def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 60))
 
@@ -134,9 +143,7 @@ def short_rqstdelay(monkeypatch):
 
 def test_pair_starts_with_the_group_on_its_node(tmp_path):
     async def main():
-        net, a, b = await start_pair(tmp_path)
-        await until(lambda: running(a) == ["resA", "resB"], 15, "group on alpha")
-        await until(lambda: a.rscstatus() == "local" and b.rscstatus() == "local", 5, "stable")
+        net, a, b = await stable_pair(tmp_path)
         assert running(b) == []
         calls = (a.state / "calls").read_text().splitlines()
         assert calls == ["resA status", "resA start", "resB x status", "resB x start"]
@@ -148,9 +155,7 @@ def test_pair_starts_with_the_group_on_its_node(tmp_path):
 
 def test_failover_standby_takeover_and_graceful_stop(tmp_path):
     async def main():
-        net, a, b = await start_pair(tmp_path)
-        await until(lambda: running(a) == ["resA", "resB"], 15, "group on alpha")
-        await until(lambda: a.rscstatus() == "local" and b.rscstatus() == "local", 5, "stable")
+        net, a, b = await stable_pair(tmp_path)
         # hb_standby on alpha
         assert await a.standby("all") == (0, "")
         await until(lambda: running(b) == ["resA", "resB"] and not running(a), 10, "moved to beta")
@@ -192,9 +197,7 @@ def test_kill_of_the_owner_moves_the_group(tmp_path):
 
 def test_failed_stop_at_shutdown_keeps_the_daemon_and_the_group(tmp_path):
     async def main():
-        net, a, b = await start_pair(tmp_path)
-        await until(lambda: running(a) == ["resA", "resB"], 15, "group on alpha")
-        await until(lambda: a.rscstatus() == "local" and b.rscstatus() == "local", 5, "stable")
+        net, a, b = await stable_pair(tmp_path)
         (a.state / "failstop").touch()
         os.environ["HA_STOPRETRYMAX"] = "1"
         try:
@@ -216,19 +219,9 @@ def test_keepalives_flow_while_a_slow_start_runs(tmp_path):
     async def main():
         net, a, b = await start_pair(tmp_path)
         (a.state / "slow").write_text("0.7")
-        ticks = 0
-
-        async def keepalive():
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.1)
-                ticks += 1
-        ticker = asyncio.ensure_future(keepalive())
-        began = time.monotonic()
+        ticker = Ticker()
         await until(lambda: running(a) == ["resA", "resB"], 20, "group on alpha")
-        elapsed = time.monotonic() - began
-        ticker.cancel()
-        assert ticks >= int(elapsed / 0.1) - 3
+        assert ticker.stop() <= 3 and ticker.ticks >= 10
         assert a.rscstatus() in ("transition", "local")
         for m in (a, b):
             m.close()

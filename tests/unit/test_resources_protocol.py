@@ -85,7 +85,7 @@ class Node:
         self.log = logging.getLogger(f"proto.{name}")
         self.groups = parse_haresources(haresources).groups
         self.p = ResourceProtocol(name, self.groups, auto_failback, self.log, clock,
-                                  timers=timers)
+                                  timers=timers, peers=(A, B))
         self.outbox = []            # messages not yet delivered
         self.sent = []              # everything sent, shown
         self.ops = []
@@ -149,6 +149,11 @@ class Node:
 
     def hear(self, text, src):
         self.p.message(parse(text), src)
+        return self.collect()
+
+    def standby(self, which="all"):
+        """hb_standby on this node."""
+        self.p.standby(which)
         return self.collect()
 
     def tick(self, seconds=0.0):
@@ -355,8 +360,7 @@ def test_auto_failback_off_leaves_the_group_where_it_is(clock):
 def test_hb_standby_on_the_owner(clock, caplog):
     a, b = started_pair(clock)
     with caplog.at_level(logging.INFO, logger="proto.nodea"):
-        a.p.standby("all")
-        assert a.collect().new_messages() == ["ask_resources all me"]
+        assert a.standby().new_messages() == ["ask_resources all me"]
         assert a.p.rscstatus() == "transition"
         assert a.hear("ask_resources all other", B).new_messages() == [
             "resource none isstable=0 info=standby"]
@@ -373,8 +377,7 @@ def test_hb_standby_on_the_owner(clock, caplog):
 
 def test_hb_standby_then_hb_takeover_between_two_of_ours(clock):
     a, b = started_pair(clock)
-    a.p.standby("all")
-    a.collect()
+    a.standby()
     settle(a, b)
     assert b.running == {VIP} and not a.running
     assert (a.p.rscstatus(), b.p.rscstatus()) == ("none", "all")
@@ -425,8 +428,7 @@ def test_graceful_stop_of_the_owner(clock, caplog):
 
 def test_shutdown_waits_for_resource_activity(clock, caplog):
     a, b = started_pair(clock)
-    a.p.standby("all")
-    a.collect()
+    a.standby()
     with caplog.at_level(logging.INFO, logger="proto.nodea"):
         a.p.shutdown()
         assert "Shutdown delayed until current resource activity finishes." in caplog.messages
@@ -440,8 +442,7 @@ def test_shutdown_waits_for_resource_activity(clock, caplog):
 
 def test_standby_without_reply_is_cancelled_after_10_s(clock, caplog):
     a, b = started_pair(clock)
-    a.p.standby("all")
-    a.collect()
+    a.standby()
     a.tick(9)
     assert a.p.rscstatus() == "transition"
     with caplog.at_level(logging.WARNING, logger="proto.nodea"):
@@ -452,11 +453,9 @@ def test_standby_without_reply_is_cancelled_after_10_s(clock, caplog):
 
 def test_second_standby_request_during_one_is_ignored(clock, caplog):
     a, b = started_pair(clock)
-    a.p.standby("all")
-    a.collect()
+    a.standby()
     with caplog.at_level(logging.WARNING, logger="proto.nodea"):
-        a.p.standby("all")
-        a.collect()
+        a.standby()
     assert any(m.startswith(f"Standby in progress- new request from {A} ignored")
                for m in caplog.messages)
 
@@ -472,8 +471,7 @@ def test_standby_request_while_the_other_is_unstable_is_ignored(clock, caplog):
 def test_failed_stop_during_standby_keeps_the_group_and_never_says_done(clock, caplog):
     a, b = started_pair(clock)
     a.fail_stop.add(VIP)
-    a.p.standby("all")
-    a.collect()
+    a.standby()
     with caplog.at_level(logging.INFO, logger="proto.nodea"):
         settle(a, b)
     assert "ask_resources all done" not in a.sent
@@ -521,8 +519,7 @@ def test_failed_start_hands_the_group_to_the_other_node(clock):
 
 def test_slow_start_makes_rscstatus_transition_not_a_failover(clock):
     a, b = started_pair(clock)
-    a.p.standby("all")
-    a.collect()
+    a.standby()
     a.outbox.append(AskResources("all", "me"))
     b.hear("ask_resources all me", A)
     a.hear("ask_resources all other", B)
@@ -560,8 +557,7 @@ def test_alone_at_start_takes_everything_after_initdead(clock, caplog):
 
 def test_peer_death_cancels_a_pending_standby(clock, caplog):
     a, b = started_pair(clock)
-    a.p.standby("all")
-    a.collect()
+    a.standby()
     with caplog.at_level(logging.INFO, logger="proto.nodea"):
         a.status(B, "dead")
     assert "Cancelling pending standby operation" in caplog.messages
@@ -583,10 +579,29 @@ def test_legacy_start_asks_the_peer_for_the_group(clock):
 
 def test_legacy_alone_takes_directly(clock):
     a = Node(A, clock, "legacy")
+    a.status(B, "dead")
     a.comm_up()
-    assert a.new_messages() == [f"ip-request-resp dest={A} ipaddr={VIP} weown=yes ok=OK"]
+    assert f"ip-request-resp dest={A} ipaddr={VIP} weown=yes ok=OK" in a.new_messages()
     a.finish_ops()
     assert a.running == {VIP}
+
+
+def test_legacy_joint_start_takes_directly_once_the_peer_says_up(clock):
+    a = Node(A, clock, "legacy")
+    a.status(B, "up")
+    assert a.comm_up().new_messages() == [f"ip-request-resp dest={A} ipaddr={VIP} weown=yes ok=OK"]
+
+
+def test_legacy_comm_up_before_the_peers_status_waits_for_it(clock):
+    # after a quick restart the peer's first packet may be an ack, not its status:
+    # "nobody active" would take the group from the node holding it
+    a = Node(A, clock, "legacy")
+    assert a.comm_up().new_messages() == []
+    assert a.status(B, "active").new_messages() == [f"ip-request ipaddr={VIP}"]
+    b = Node(A, clock, "legacy")
+    b.comm_up()
+    assert b.tick(1.9).new_messages() == []
+    assert b.tick(0.2).new_messages() == [f"ip-request-resp dest={A} ipaddr={VIP} weown=yes ok=OK"]
 
 
 def test_legacy_owner_gives_the_group_on_request(clock):
@@ -608,8 +623,7 @@ def test_legacy_pair_fails_over_and_back(clock):
     b.comm_up()
     settle(a, b)
     b.running.clear()
-    b.p.standby("all")
-    b.collect()
+    b.standby()
     a.status(B, "active"), b.status(A, "active")
     a.comm_up()
     settle(a, b)
@@ -628,7 +642,7 @@ def test_legacy_has_no_standby(clock, caplog):
     a = Node(A, clock, "legacy")
     a.comm_up()
     with caplog.at_level(logging.INFO, logger="proto.nodea"):
-        a.p.standby("all")
+        a.standby()
     assert "Standby mode only implemented when nice_failback on" in caplog.messages
 
 
