@@ -72,10 +72,16 @@ class Channel:
             queued.append(self._queue.get_nowait())
         self._queue = None
         self.on_packet, self.on_batch, self.on_close = on_packet, on_batch, on_close
+        # packets that arrived before a close are still the peer's last word (a split
+        # brain it detected first, say): dispatch them, stop at the close
         for item in queued:
-            if item is None or self.closed:
+            if item is None:
                 break
-            on_packet(*item)
+            try:
+                on_packet(*item)
+            except WireError as e:
+                self.close(f"protocol error: {e}")
+                break
         if queued and on_batch and not self.closed:
             on_batch()
         if self.closed and on_close:
@@ -251,6 +257,11 @@ class Channel:
     def close(self, reason: str = "closed") -> None:
         if self.closed:
             return
+        if self._out and not self._writing:
+            # what we said last (a split-brain verdict, our state) should still leave
+            self._flush()
+            if self.closed:
+                return
         self.closed = True
         self.close_reason = reason
         try:
