@@ -2,6 +2,7 @@
 drives DRBD: /etc/drbd.conf, drbdadm, then the Primary's /dev/drbdN."""
 import importlib.util
 import json
+import os
 import stat
 import time
 from dataclasses import dataclass
@@ -22,13 +23,14 @@ class Res:
     protocol: str
     port: int
     rate: str = "1000M"
+    net: str = "ping-int 2; connect-int 2; timeout 15; ping-timeout 10;"
     disk_a: str = ""
     disk_b: str = ""
 
     def conf(self) -> str:
         return (f"resource {self.name} {{\n  protocol {self.protocol};\n"
                 f"  syncer {{ rate {self.rate}; }}\n"
-                "  net { ping-int 2; connect-int 2; timeout 15; ping-timeout 10; }\n"
+                f"  net {{ {self.net} }}\n"
                 f"  on alpha {{ device /dev/drbd{self.minor}; disk {self.disk_a}; "
                 f"address 192.0.2.11:{self.port}; meta-disk internal; }}\n"
                 f"  on beta {{ device /dev/drbd{self.minor}; disk {self.disk_b}; "
@@ -95,6 +97,43 @@ def setup(c, resources: list[Res], disk_size: str, sync_timeout: float = 300) ->
                 raise RuntimeError(f"alpha: /dev/drbd{r.minor} is not a block device "
                                    f"after promotion")
             time.sleep(0.05)
+
+
+def demote(node, res: str, timeout: float = 20) -> None:
+    """`drbdadm secondary`, retried while the device is still held (a umount just done
+    releases the loop device a moment later)."""
+    end = time.monotonic() + timeout
+    while True:
+        p = drbdadm(node, f"secondary {res}", check=False)
+        if p.returncode == 0:
+            return
+        if time.monotonic() > end:
+            raise RuntimeError(f"{node.name}: drbdadm secondary {res}: {p.stderr.strip()}")
+        time.sleep(0.1)
+
+
+def make_secondary(node, res: str) -> str:
+    """Leave `res` Secondary and in sync on `node`: `drbdadm secondary`, or when that is
+    refused, what a crash and restart of the node's DRBD does (kill -9 the engine, `drbdadm
+    up`).  Returns '' or why the restart was needed."""
+    try:
+        demote(node, res, timeout=3)
+        return ""
+    except RuntimeError as exc:
+        why = str(exc)
+    pid = int(node.read_file("/run/drbd-py/engine.pid").split()[0])
+    node.run(["kill", "-9", str(pid)], check=False)
+    end = time.monotonic() + 10
+    while os.path.exists(f"/proc/{pid}"):
+        if time.monotonic() > end:
+            raise RuntimeError(f"{node.name}: engine {pid} did not die")
+        time.sleep(0.02)
+    drbdadm(node, f"up {res}")
+    wait_volume(node, res, 60, cstate="Connected", disk="UpToDate", peer_disk="UpToDate")
+    role = status(node, res).get("role")
+    if role != "Secondary":
+        raise RuntimeError(f"{node.name}: {res} is {role} after an engine restart")
+    return why
 
 
 def down(c) -> None:

@@ -4,6 +4,7 @@ import importlib.util
 import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 VIP = "192.0.2.100"
 HA_LOG = "/var/log/ha-log"
@@ -38,6 +39,20 @@ class Flavour:
 REAL = Flavour("ref", "heartbeat 3.0.6", "/usr/libexec/heartbeat/heartbeat",
                "/usr/bin/cl_status", False)
 OURS = Flavour("ours", "ours", "heartbeat", "cl_status", True)
+# The real heartbeat over our DRBD: drbd-utils' drbddisk calls /sbin/drbdadm (the
+# kernel's), so this one finds our drbdadm first on PATH and gets our drbddisk.
+REAL_OUR_DRBD = Flavour("ref", "heartbeat 3.0.6", "/usr/libexec/heartbeat/heartbeat",
+                        "/usr/bin/cl_status", True)
+PROJECT_SCRIPTS = Path(__file__).resolve().parents[1] / "resource.d"
+
+
+def install_scripts(node, names=None) -> None:
+    """Put the project's resource scripts in the node's /etc/ha.d/resource.d, as
+    tools/install.sh does on a real machine (all of them, or `names`)."""
+    for path in sorted(PROJECT_SCRIPTS.iterdir()):
+        if path.is_file() and (names is None or path.name in names):
+            node.write_file(f"/etc/ha.d/resource.d/{path.name}", path.read_bytes(),
+                            mode=path.stat().st_mode & 0o777)
 
 
 def ours_missing() -> str:
@@ -57,8 +72,12 @@ def ha_cf(t: Timers) -> str:
 
 
 def configure(nodes, flavour: Flavour, timers: Timers, haresources: str) -> None:
+    """Same ha.cf/haresources/authkeys for either heartbeat; ours also gets our resource
+    scripts, as installing the project gives them."""
     for n in nodes:
         n.venv_on_path = flavour.venv_on_path
+        if flavour.name == OURS.name:
+            install_scripts(n)
         n.write_file("/etc/ha.d/ha.cf", ha_cf(timers))
         n.write_file("/etc/ha.d/haresources", haresources)
         n.write_file("/etc/ha.d/authkeys", "auth 1\n1 sha1 bench-secret\n", mode=0o600)

@@ -60,6 +60,7 @@ def run_one(name: str, quick: bool) -> Section:
     ctx = Context(quick=quick, outdir=OUTDIR,
                   budget=Budget(module.BUDGET_QUICK if quick else module.BUDGET))
     ctx.log(f"== {name}: {module.TITLE} (budget {ctx.budget.seconds:.0f} s)")
+    load_before = os.getloadavg()[0]
     try:
         module.run(ctx, section)
     except KeyboardInterrupt:
@@ -73,6 +74,9 @@ def run_one(name: str, quick: bool) -> Section:
         except Exception as exc:
             section.notes.append(f"cleanup problem: {one_line(exc)}")
     section.seconds = ctx.budget.spent()
+    # Other work on the machine (test runs of other people) shows here.
+    section.notes.append(f"machine load (1-minute average) at the start and end of this "
+                         f"benchmark: {load_before:.2f}, {os.getloadavg()[0]:.2f}")
     ctx.log(f"== {name} done in {section.seconds:.0f} s")
     return section
 
