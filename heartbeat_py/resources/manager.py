@@ -105,6 +105,8 @@ class ResourceManager:
             self.ipfail.begin(self.pinger.alive(), self._peers())
 
     def node_status(self, node: str, old: str | None, new: str) -> None:
+        if node not in self.api.nodes:
+            return      # ping nodes are ours to judge (ping.py), never a peer's death
         self.protocol.node_status(node, new)
         self._pump()
         if self.ipfail is not None and new == F.STATUS_ACTIVE and old != new:

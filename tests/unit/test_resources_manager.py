@@ -237,3 +237,33 @@ def test_ipfail_is_built_in_when_ha_cf_respawns_it(tmp_path):
     assert uses_ipfail(with_ipfail.config)
     assert with_ipfail.handles_respawn("/usr/lib/heartbeat/ipfail")
     assert not with_ipfail.handles_respawn("/usr/lib/heartbeat/dopd")
+
+
+def test_reload_takes_new_groups_and_scripts_for_the_next_operations(tmp_path):
+    async def main():
+        net, a, b = await stable_pair(tmp_path)
+        for mgr in (a, b):
+            confdir = mgr.config.confdir
+            (confdir / "haresources").write_text("alpha resA\n")
+            mgr.reload(load(confdir, env={}, nodename=mgr.api.local_node))
+        await a.standby("all")
+        await until(lambda: running(b) == ["resA"], 10, "resA on beta")
+        await until(lambda: b.rscstatus() == "all", 5, "stable")
+        # resB::x is no longer managed: it stays where it ran, and is never started on beta
+        assert running(a) == ["resB"]
+        assert "resB x stop" not in (a.state / "calls").read_text()
+        assert "resB" not in (b.state / "calls").read_text()
+        for m in (a, b):
+            m.close()
+    run(main())
+
+
+def test_ping_nodes_status_is_not_a_peer_death(tmp_path):
+    async def main():
+        net, a, b = await stable_pair(tmp_path)
+        a.node_status("192.0.2.1", "ping", "dead")
+        await asyncio.sleep(0.2)
+        assert running(a) == ["resA", "resB"] and a.rscstatus() == "local"
+        for m in (a, b):
+            m.close()
+    run(main())
