@@ -33,6 +33,10 @@ def fmt(v: float) -> str:
     return f"{v:.2f}".rstrip("0").rstrip(".")
 
 
+def legend_width(names: list[str]) -> int:
+    return sum(40 + Canvas.text_width(n) for n in names)
+
+
 def _legend(c: Canvas, x: int, y: int, names: list[str]) -> None:
     for i, name in enumerate(names):
         c.rect(x, y + 2, x + 14, y + 14, PALETTE[i % len(PALETTE)])
@@ -44,7 +48,7 @@ def timeline(path, title: str, phases: list[str], rows: list[tuple], unit: str =
     None, note).  Phases are stacked left to right from the kill at 0."""
     label_w = max([Canvas.text_width(r[0]) for r in rows] + [100]) + 20
     plot_w, bar_h, gap = 620, 26, 14
-    width = label_w + plot_w + 140
+    width = max(label_w + plot_w + 140, legend_width(phases) + 40)
     height = 70 + len(rows) * (bar_h + gap) + 70
     c = Canvas(width, height)
     c.text(width // 2, 10, title, anchor="center")
@@ -73,11 +77,11 @@ def timeline(path, title: str, phases: list[str], rows: list[tuple], unit: str =
             c.hline(lo, hi, y + bar_h // 2, AXIS, 2)
             c.vline(lo, y + 6, y + bar_h - 6, AXIS, 2)
             c.vline(hi, y + 6, y + bar_h - 6, AXIS, 2)
-        text = note if note else fmt(sum(d for d in durations if d))
+        text = note if note else f"{sum(d for d in durations if d):.2f} {unit}"
         c.text(max(x, x0 + (spread[1] * scale if spread else 0)) + 8, y + 6, text,
                MISSING if note else AXIS)
     c.vline(x0, y0, y_end, AXIS, 2)
-    _legend(c, x0, height - 22, phases)
+    _legend(c, min(x0, width - legend_width(phases) - 10), height - 22, phases)
     c.save(path)
 
 
