@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.cluster import wait_until
+from tests.cluster.node import venv_bin
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -231,9 +232,11 @@ def test_hb_standby_and_hb_takeover_move_the_group_and_back(cluster):
 
 
 def test_graceful_stop_hands_the_group_over(cluster):
+    """`/etc/init.d/heartbeat stop` (ours, which runs `heartbeat -k`) on the owner."""
     a, b, _ = pair(cluster)
     with VipWatch(a, b) as watch:
-        stopped = a.heartbeat("-k")
+        stopped = a.node.run(["sh", str(REPO / "etc/init.d/heartbeat"), "stop"], check=False,
+                             timeout=60, env={"HEARTBEAT": str(Path(venv_bin()) / "heartbeat")})
         assert stopped.returncode == 0, stopped
         assert not a.has_vip()
         wait_until(lambda: b.has_vip(), DEADTIME, message="VIP on beta before deadtime")
