@@ -58,6 +58,7 @@ class Channel:
         self.on_close = None
         self._queue: asyncio.Queue | None = asyncio.Queue()
         self.closed = False
+        self._closing = False
         self.close_reason = ""
         self.rx_bytes = 0
         self.tx_bytes = 0
@@ -255,13 +256,12 @@ class Channel:
 
     # --- end ---------------------------------------------------------------------
     def close(self, reason: str = "closed") -> None:
-        if self.closed:
+        if self.closed or self._closing:
             return
+        self._closing = True
         if self._out and not self._writing:
             # what we said last (a split-brain verdict, our state) should still leave
             self._flush()
-            if self.closed:
-                return
         self.closed = True
         self.close_reason = reason
         try:
