@@ -84,6 +84,11 @@ def render(machine: dict, sections: list[Section], header_note: str = "") -> str
         if s.figures:
             out += table_rows(s.figures) + [""]
     out += ["## Targets", ""]
+    verdicts = [f.verdict() for s in sections for f in s.figures if f.target is not None]
+    met = sum(1 for v in verdicts if v and v[0])
+    missed = sum(1 for v in verdicts if v and not v[0])
+    out += [f"{met} met, {missed} missed, {len(verdicts) - met - missed} not judged "
+            f"(each by medians, against its reference measured in the same run).", ""]
     any_target = False
     for s in sections:
         for f in s.figures:

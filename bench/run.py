@@ -2,7 +2,8 @@
 in the same run; writes bench/results.md, bench/results.json and PNG plots.
 
 Environment: BENCH_QUICK=1 (a smoke run: one short run each), BENCH_ONLY=name[,name]
-(only those; the other sections of results.json are kept as they were).
+(only those; the other sections of results.json are kept as they were), BENCH_RENDER=1
+(run nothing: write results.md again from results.json).
 Benchmarks measure and never fail: the exit status is 0 unless the runner itself breaks.
 """
 import importlib
@@ -82,6 +83,11 @@ def run_one(name: str, quick: bool) -> Section:
 
 
 def main() -> int:
+    if env_flag("BENCH_RENDER"):
+        data = json.loads(RESULTS_JSON.read_text())
+        save(load_sections(RESULTS_JSON), data.get("machine", {}))
+        print(f"bench: {RESULTS_MD} written again from {RESULTS_JSON}")
+        return 0
     if os.geteuid() != 0:
         print("bench: needs root (network namespaces, loop devices)", file=sys.stderr)
         return 1
