@@ -204,13 +204,15 @@ def run(ctx, section) -> None:
                          ctx.runs(5, 1), budget, log=ctx.log)
         why = {f.name: out.why_not(f.name) for f in flavours}
         why.update({k: v for k, v in why_not.items() if v})
-        record(section, timers, out.samples, why)
+        record(section, timers.name, timers.label, out.samples, why, "heartbeat 3.0.6",
+               LABELS, {"vip": Target("ratio_max", 1.0)})
         for f in flavours:
             for err in out.errors[f.name]:
                 section.notes.append(f"{f.label}, {timers.label}: a run failed: {err}")
         for f in (REAL, OURS):
             rows.append(timeline_row(f, timers, out.samples.get(f.name, []), why.get(f.name, "")))
     rows += drbd_variant(ctx, section)
+    explain_misses(section)
     name = "failover_timeline.png"
     plot.timeline(ctx.outdir / name, "Failover: kill -9 of the owner -> service back "
                   "(median; whisker: min-max)", ["peer declares dead", "VIP answers",
@@ -239,22 +241,10 @@ def drbd_variant(ctx, section) -> list:
         why[f.name] = out.why_not(f.name)
         for err in out.errors[f.name]:
             section.notes.append(f"{f.label} + our DRBD: a run failed: {err}")
-    tag = f"drbd.{timers.name}"
-    for event, label in list(LABELS.items()) + [("primary", "kill -9 -> DRBD Primary on peer")]:
-        fig = section.figure(f"failover.{tag}.{event}", f"{label} (DRBD stack, {timers.label})",
-                             "s", ref_label="heartbeat 3.0.6 + our DRBD")
-        if event == "svc":
-            fig.target = Target("abs_max", 1.0)
-        if event == "vip":
-            fig.target = Target("ratio_max", 1.0)
-        for name, runs in out.samples.items():
-            got = [(r["svc"] - r["dead"]) if event == "overhead" else r[event] for r in runs]
-            if name == OURS.name:
-                fig.ours = got
-            else:
-                fig.reference = got
-        fig.why_not_ours = "" if fig.ours else why.get(OURS.name, "")
-        fig.why_not_ref = "" if fig.reference else why.get(REAL.name, "")
+    record(section, f"drbd.{timers.name}", f"DRBD stack, {timers.label}", out.samples, why,
+           "heartbeat 3.0.6 + our DRBD",
+           dict(LABELS, primary="kill -9 -> DRBD Primary on peer"),
+           {"vip": Target("ratio_max", 1.0), "svc": Target("abs_max", 1.0)})
     return [timeline_row(f, timers, out.samples.get(f.name, []), why.get(f.name, ""),
                          suffix=" + our DRBD") for f in flavours]
 
@@ -268,12 +258,12 @@ LABELS = {
 }
 
 
-def record(section, timers, samples: dict, why: dict) -> None:
-    for event, label in LABELS.items():
-        fig = section.figure(f"failover.{timers.name}.{event}", f"{label} ({timers.label})", "s",
-                             ref_label="heartbeat 3.0.6")
-        if event == "vip":
-            fig.target = Target("ratio_max", 1.0)
+def record(section, tag: str, suffix: str, samples: dict, why: dict, ref_label: str,
+           labels: dict, targets: dict) -> None:
+    """Figures failover.TAG.EVENT from the runs of each heartbeat."""
+    for event, label in labels.items():
+        fig = section.figure(f"failover.{tag}.{event}", f"{label} ({suffix})", "s",
+                             ref_label=ref_label, target=targets.get(event))
         for flavour, values in samples.items():
             got = [(r["svc"] - r["dead"]) if event == "overhead" else r[event] for r in values]
             if flavour == REAL.name:
@@ -282,6 +272,26 @@ def record(section, timers, samples: dict, why: dict) -> None:
                 fig.ours = got
         fig.why_not_ours = "" if fig.ours else why.get(OURS.name, "")
         fig.why_not_ref = "" if fig.reference else why.get(REAL.name, "")
+
+
+def explain_misses(section) -> None:
+    """A missed failover target: the phases side by side say where the time goes."""
+    for f in section.figures:
+        v = f.verdict()
+        if v is None or v[0]:
+            continue
+        tag = f.key.rsplit(".", 1)[0]
+        lines = ["| phase (time after kill -9) | ours | reference | ours - reference |",
+                 "|---|---|---|---|"]
+        for g in section.figures:
+            if g.key.rsplit(".", 1)[0] != tag:
+                continue
+            o, r = g.summary()
+            diff = f"{o.median - r.median:+.3f} s" if o and r else "-"
+            lines.append(f"| {g.label} | {o.median if o else float('nan'):.3f} s | "
+                         f"{r.median if r else float('nan'):.3f} s | {diff} |")
+        section.profiles.append(f"**Where the time goes: {f.label}** (target missed: {v[1]}); "
+                                f"medians of each phase:\n\n" + "\n".join(lines))
 
 
 TIMELINE = ("dead", "vip", "primary", "mounted", "svc")
