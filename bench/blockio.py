@@ -1,4 +1,8 @@
 """Writes through block devices: our chains against nbdkit's and the kernel's."""
+import json
+import sys
+from pathlib import Path
+
 from . import chains as ch, drbdchains, plot, profile
 from .figures import Target
 from .fio import JOBS, SEQ_SIZES, argv, parse
@@ -6,6 +10,7 @@ from .repeat import one_line, order
 from .stats import summarize
 
 TITLE = "Block I/O (replicated writes)"
+NETPROBE = Path(__file__).with_name("netprobe.py")
 BUDGET, BUDGET_QUICK = 900, 150
 KEY_JOBS = ["seq1M", "rand4k_qd1", "rand4k_qd32"]
 REFERENCES = ["nbdkit", "loop"]
@@ -51,6 +56,7 @@ def run(ctx, section) -> None:
         except Exception as exc:
             why[chain.name] = one_line(exc)
             ctx.log(f"  {chain.label}: {why[chain.name]}")
+    wire_baseline(ctx, section, c)
     labels = {chain.name: chain.label for chain in chains}
     labels.update(drbdchains.LABELS)
     results = {}            # (job, chain) -> [Result]
@@ -79,6 +85,20 @@ def run(ctx, section) -> None:
                 chain.teardown()
             except Exception as exc:
                 section.notes.append(f"{chain.label}: teardown: {one_line(exc)}")
+
+
+def wire_baseline(ctx, section, c) -> None:
+    """What one Python TCP stream gets between the two nodes (the DRBD link's ceiling)."""
+    try:
+        server = c["beta"].spawn([sys.executable, NETPROBE, "serve", "7700"])
+        out = c["alpha"].run([sys.executable, NETPROBE, "send", c["beta"].ip, "7700"], timeout=120)
+        got = json.loads(out.stdout)
+        server.wait(10)
+        section.notes.append(f"the wire between the nodes (veth pair over a bridge), one Python "
+                             f"TCP stream: {got['bytes_per_s'] / (1 << 30):.2f} GiB/s, one-byte "
+                             f"round trip {got['rtt_us']:.0f} us")
+    except Exception as exc:
+        section.notes.append(f"wire baseline not measured: {one_line(exc)}")
 
 
 def profile_misses(ctx, section, c, devices, seconds) -> None:
