@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 from docopt import DocoptExit, docopt
 
@@ -66,18 +67,31 @@ def ask_daemon(cmd: str, which: str, program: str) -> int:
     return int(answer.get("rc", 0))
 
 
-def run_tool(cmd: str, usage: str, argv: list[str] | None, aliases: dict[str, str]) -> int:
+def going_standby(which: str) -> str:
+    """The line 3.0.6's hb_standby logs (ha_log) before asking: with no log file in an
+    admin's environment it lands on stderr, dated unless stdin is a terminal."""
+    line = f"Going standby [{which}]."
+    if sys.stdin is not None and sys.stdin.isatty():
+        return line
+    return time.strftime(os.environ.get("HA_DATEFMT") or "%b %d %T ") + line
+
+
+def run_tool(cmd: str, usage: str, argv: list[str] | None, aliases: dict[str, str],
+             announce: bool = False) -> int:
     """Check the argument as the legacy script does, then ask the daemon."""
     program = sys.argv[0] if sys.argv and sys.argv[0] else f"hb_{cmd}"
     argv = sys.argv[1:] if argv is None else argv
     which = parse(argv, program, usage)
     if which is None:
         return 1
-    return ask_daemon(cmd, aliases.get(which, which), os.path.basename(program))
+    which = aliases.get(which, which)
+    if announce:
+        print(going_standby(which), file=sys.stderr)
+    return ask_daemon(cmd, which, os.path.basename(program))
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_tool("standby", USAGE, argv, {"failback": "foreign"})
+    return run_tool("standby", USAGE, argv, {"failback": "foreign"}, announce=True)
 
 
 if __name__ == "__main__":

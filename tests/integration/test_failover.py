@@ -8,6 +8,7 @@ The helpers (HANode, pair, VipWatch) serve test_failover_mixed.py and
 test_failover_real_scripts.py too.
 """
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -213,11 +214,12 @@ def standby_and_takeover(a, b):
     with VipWatch(a, b) as watch:
         out = a.tool("hb_standby")
         assert out.returncode == 0, out
+        assert re.fullmatch(r"\w{3} \d\d [\d:]{8} Going standby \[all\]\.\n", out.stderr), out
         wait_until(lambda: b.has_vip() and not a.has_vip(), 10, message="VIP on beta after hb_standby")
         wait_until(lambda: (a.rscstatus(), b.rscstatus()) == ("none", "all"), 10,
                    message="stable after hb_standby")
         out = a.tool("hb_takeover")
-        assert out.returncode == 0, out
+        assert (out.returncode, out.stdout, out.stderr) == (0, "", ""), out
         wait_until(lambda: a.has_vip() and not b.has_vip(), 10, message="VIP back on alpha")
         wait_until(lambda: (a.rscstatus(), b.rscstatus()) == ("all", "none"), 10,
                    message="stable after hb_takeover")
