@@ -1,0 +1,92 @@
+"""The classic two-node cluster end to end (issue 8): debian-420 and debian-566 with the
+classic files, started by /etc/init.d/drbd and /etc/init.d/heartbeat, a third node as
+the client of nd0svc on 192.0.2.222.  The steps run in order on one cluster (fast
+timers: keepalive 500ms, deadtime 2); a sampler looks at both nodes every 50 ms for
+the whole module and any moment where both hold the VIP, the mount or the Primary
+role fails the step it happened in.  The classic timers (keepalive 2, deadtime 30) run
+at the end: start-up and one graceful move."""
+import re
+import time
+
+import pytest
+
+from tests.cluster import wait_until
+from tests.e2e.classic import (CLASSIC, DEVICE, ENGINE_LOG, FAST, MOUNT, OTHER, PREFERRED,
+                               RESOURCE, VIP, ClassicPair, Watch, look)
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture(scope="module")
+def story(module_clusters):
+    pair = ClassicPair(module_clusters, FAST)
+    watch = Watch(pair.nodes).start()
+    pair.first_start()
+    pair.files = {}
+    yield pair, watch
+    watch.stop()
+
+
+@pytest.fixture
+def pair(story, request):
+    request.node.hbt_clusters = [story[0].cluster]   # log tails on failure (tests/conftest.py)
+    return story[0]
+
+
+class Window:
+    """The sampler's events and violations from now on."""
+
+    def __init__(self, watch):
+        self.watch, self.start = watch, watch.now()
+        self.violations_before = len(watch.violations)
+
+    def violations(self):
+        return self.watch.violations[self.violations_before:]
+
+    def first(self, node, what):
+        at = self.watch.first(node, what, after=self.start)
+        assert at is not None, f"{node}: never saw {what!r} since {self.start:.2f}s"
+        return at
+
+
+@pytest.fixture
+def window(story):
+    w = Window(story[1])
+    yield w
+    # a few more samples so that a late overlap is seen too
+    time.sleep(0.3)
+    assert w.violations() == [], "both nodes at once (seconds, what, nodes)"
+
+
+def engine_log_since_boot(node):
+    log = node.read_file(ENGINE_LOG)
+    return log[log.rindex("drbd-py-engine started"):]
+
+
+@pytest.mark.steps
+def test_1_the_client_reaches_the_service_address_on_debian_420(pair, window):
+    assert pair.ping(), f"no ping reply from {VIP}"
+    assert pair.who() == PREFERRED
+    assert look(pair.preferred).vip and not look(pair.other).vip
+    assert (pair.rscstatus(pair.preferred), pair.rscstatus(pair.other)) == ("local", "local")
+    status = pair.init(pair.preferred, "heartbeat", "status")
+    assert "is running on debian-420" in status.stdout
+
+
+@pytest.mark.steps
+def test_2_drbd1_is_mounted_on_debian_420_only_and_the_client_writes_there(pair, window):
+    mounts = pair.preferred.run("mount").stdout
+    assert re.search(rf"^{DEVICE} on {MOUNT} type ext3 ", mounts, re.M), mounts
+    assert MOUNT not in pair.other.run("mount").stdout
+    assert not pair.other.exists(DEVICE), "a Secondary has no /dev/drbd1"
+    assert pair.drbd(pair.preferred).role == "Primary"
+    assert (pair.drbd(pair.other).role, pair.drbd(pair.other).ds) == \
+        ("Secondary", "UpToDate/UpToDate")
+    assert pair.sh(pair.preferred, f"drbdadm state {RESOURCE}").stdout.strip() == \
+        "Primary/Secondary"
+    files = pair.put("first", 30, 16384)
+    assert len(files) == 30
+    pair.files.update(files)
+    listing = pair.preferred.run(["ls", MOUNT]).stdout.split()
+    assert set(files) <= set(listing)
+    assert pair.missing(pair.files) == []
