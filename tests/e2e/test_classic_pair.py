@@ -90,3 +90,41 @@ def test_2_drbd1_is_mounted_on_debian_420_only_and_the_client_writes_there(pair,
     listing = pair.preferred.run(["ls", MOUNT]).stdout.split()
     assert set(files) <= set(listing)
     assert pair.missing(pair.files) == []
+
+
+@pytest.mark.steps
+def test_3_kill_9_of_debian_420_moves_everything_to_debian_566(pair, window, e2e_report):
+    pair.past_start_lapse(pair.preferred)
+    killed = time.monotonic()
+    pair.crash(pair.preferred)
+    answered_at, by = pair.start_waiting_client(30).answered(40)
+    took = answered_at - killed
+    e2e_report("kill -9 of debian-420 -> nd0svc answering from debian-566 (deadtime 2)",
+               f"{took:.2f} s")
+    print(f"takeover: {took:.2f} s from kill -9 to the service answering again")
+    assert by == OTHER
+    assert took < FAST.deadtime_s + 8, f"takeover took {took:.2f} s"
+    other = look(pair.other)
+    assert other.vip and other.mounted and other.drbd.role == "Primary"
+    assert other.drbd.cs == "WFConnection"
+    assert pair.missing(pair.files) == []
+    assert "Resources being acquired from debian-420." in pair.log(pair.other)
+    # written while debian-420 is away: what it has to resync when it returns
+    pair.files.update(pair.put("alone", 20, 65536))
+
+
+@pytest.mark.steps
+def test_4_debian_420_returns_resyncs_and_takes_the_service_back(pair, window):
+    pair.boot(pair.preferred)
+    pair.wait_service_on(pair.preferred, timeout=60)
+    log = engine_log_since_boot(pair.preferred)
+    assert "Began resync as SyncTarget" in log, log
+    assert "Resync done" in log, log
+    synced = window.first(PREFERRED, "ds UpToDate/UpToDate")
+    unmounted, demoted = window.first(OTHER, "unmounted"), window.first(OTHER, "role Secondary")
+    promoted, mounted = window.first(PREFERRED, "role Primary"), window.first(PREFERRED, "mounted")
+    assert synced < promoted, "debian-420 was promoted before its resync ended"
+    assert unmounted <= demoted <= promoted <= mounted, (unmounted, demoted, promoted, mounted)
+    assert pair.missing(pair.files) == []
+    wait_until(lambda: (pair.rscstatus(pair.preferred), pair.rscstatus(pair.other))
+               == ("local", "local"), 15, message="both stable")
