@@ -128,3 +128,51 @@ def test_4_debian_420_returns_resyncs_and_takes_the_service_back(pair, window):
     assert pair.missing(pair.files) == []
     wait_until(lambda: (pair.rscstatus(pair.preferred), pair.rscstatus(pair.other))
                == ("local", "local"), 15, message="both stable")
+
+
+@pytest.mark.steps
+def test_5_hb_standby_on_the_owner_and_back_with_hb_takeover(pair, window):
+    out = pair.sh(pair.preferred, "hb_standby", check=False)
+    assert out.returncode == 0, out
+    pair.wait_service_on(pair.other, timeout=30)
+    pair.files.update(pair.put("standby", 5, 4096))
+    out = pair.sh(pair.preferred, "hb_takeover", check=False)
+    assert out.returncode == 0, out
+    pair.wait_service_on(pair.preferred, timeout=30)
+    assert pair.missing(pair.files) == []
+    assert "debian-420 wants to go standby [all]" in pair.log(pair.other)
+
+
+@pytest.mark.steps
+def test_6_graceful_heartbeat_stop_on_the_owner_moves_the_service_with_no_data_loss(pair,
+                                                                                   window):
+    pair.files.update(pair.put("last", 10, 32768))
+    out = pair.init(pair.preferred, "heartbeat", "stop")
+    assert (out.returncode, out.stdout) == (0, "Stopping High-Availability services: Done.\n")
+    pair.wait_service_on(pair.other, timeout=30)
+    assert pair.missing(pair.files) == []
+    assert "Received shutdown notice from 'debian-420'." in pair.log(pair.other)
+    assert pair.drbd(pair.preferred).role == "Secondary"
+    assert pair.drbd(pair.other).ds == "UpToDate/UpToDate"
+
+
+def test_classic_timers_start_up_and_graceful_move(cluster, e2e_report):
+    """keepalive 2, deadtime 30, initdead 120 as the example ships them."""
+    pair = ClassicPair(cluster, CLASSIC)
+    for node in pair.nodes:
+        text = node.read_file("/etc/ha.d/ha.cf")
+        assert re.search(r"^keepalive 2$", text, re.M) and re.search(r"^deadtime 30$", text, re.M)
+    started = time.monotonic()
+    with Watch(pair.nodes) as watch:
+        pair.first_start()
+        e2e_report("classic timers: drbd + heartbeat first start to service on debian-420",
+                   f"{time.monotonic() - started:.1f} s")
+        assert pair.sh(pair.preferred, "cl_status hbparameter -p deadtime").stdout.strip() == "30"
+        files = pair.put("classic", 10, 8192)
+        out = pair.init(pair.preferred, "heartbeat", "stop")
+        assert out.returncode == 0, out
+        pair.wait_service_on(pair.other, timeout=30)
+        assert pair.missing(files) == []
+        time.sleep(0.3)
+    assert watch.violations == []
+    assert watch.samples > 50
