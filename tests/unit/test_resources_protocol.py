@@ -14,7 +14,6 @@ from heartbeat_py.config.haresources import parse_haresources
 from heartbeat_py.resources.holdings import ALL
 from heartbeat_py.resources.protocol import (GroupResult, ResourceProtocol, Run, Send,
                                              ShutdownReady, Timers)
-from heartbeat_py.wire import fields as F
 from heartbeat_py.wire.kinds import (AskResources, IpRequest, IpRequestResp, Resources,
                                      ShutDone, Starting, Stonith, Takeover)
 
