@@ -8,6 +8,7 @@ runs the same test where /sys/block/nbd0 exists.
 import os
 import re
 import signal
+import weakref
 
 import pytest
 
@@ -15,6 +16,11 @@ from drbd_py.device import nbd_kernel
 from tests.cluster import wait_until
 
 MNT = "/mnt/data"
+
+# Loop devices are the machine's, not the node's: `losetup -l` in a node also lists the
+# loops of other test runs going on at the same time (with the same /run/drbd-py/... path).
+# A node's leftovers are looked for among the loops its own device layer reported.
+_node_loops: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 class Standalone:
@@ -30,6 +36,7 @@ class Standalone:
         self.proc = node.spawn(["python", "-m", "drbd_py.device.standalone", *options,
                                 str(minor), self.device, str(self.disk)], env=env)
         self.attached = self.expect("attached")
+        _node_loops.setdefault(node, set()).add(self.attached.split()[2])
 
     def lines(self, prefix):
         return [line for line in self.proc.output().splitlines() if line.startswith(prefix)]
@@ -45,7 +52,10 @@ class Standalone:
 
     def toggle(self, expect, count=1):
         self.proc.signal(signal.SIGUSR1)
-        return self.expect(expect, count)
+        line = self.expect(expect, count)
+        if line.startswith("attached"):
+            _node_loops.setdefault(self.node, set()).add(line.split()[2])
+        return line
 
     def stats(self, count):
         self.proc.signal(signal.SIGUSR2)
@@ -67,8 +77,10 @@ def leftovers(node):
     found = []
     if node.exists("/dev/drbd1"):
         found.append("/dev/drbd1")
+    ours = _node_loops.get(node, set())
     loops = node.run("losetup -l -n -O NAME,BACK-FILE").stdout
-    found += [line for line in loops.splitlines() if "/run/drbd-py/" in line]
+    found += [line for line in loops.splitlines()
+              if "/run/drbd-py/" in line and line.split()[0] in ours]
     mounts = node.run("cat /proc/self/mountinfo").stdout
     found += [line for line in mounts.splitlines() if "/run/drbd-py/" in line]
     found += [f"nbdfuse pid {p}" for p in node.pids("nbdfuse")]
