@@ -136,10 +136,11 @@ def test_pinger_sees_loopback_alive_and_an_unknown_host_dead():
 
     async def main():
         nodes = [PingNode("ping", "127.0.0.1", ("127.0.0.1",), 1),
-                 PingNode("ping", "nosuch.invalid", ("nosuch.invalid",), 2)]
+                 PingNode("ping", "nosuch.invalid", ("nosuch.invalid",), 2),
+                 PingNode("ping_group", "grp", ("nosuch.invalid", "127.0.0.1"), 3)]
         pinger = Pinger(nodes, 0.1, 0.5, logging.getLogger("ping"),
                         lambda n, s: changes.append((n, s)))
-        assert pinger.alive() == 2                  # no verdict before deadping
+        assert pinger.alive() == 3                  # no verdict before deadping
         pinger.start()
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and ("nosuch.invalid", PING_DEAD) not in changes:
@@ -149,5 +150,6 @@ def test_pinger_sees_loopback_alive_and_an_unknown_host_dead():
         pinger.close()
         return status
     status = asyncio.run(main())
-    assert status == {"127.0.0.1": PING_ALIVE, "nosuch.invalid": PING_DEAD}
+    # a ping group lives while any of its members answers
+    assert status == {"127.0.0.1": PING_ALIVE, "nosuch.invalid": PING_DEAD, "grp": PING_ALIVE}
     assert changes == [("nosuch.invalid", PING_DEAD)]
