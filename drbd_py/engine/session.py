@@ -226,7 +226,8 @@ class Session:
         if not vol.attached or ps.disk == Disk.Diskless:
             res.change(vol, hard=True, conn=Conn.Connected, peer=ps.role, pdsk=ps.disk)
             return
-        if not self._agree_size(vol):
+        sized = self._agree_size(vol)
+        if sized is None:
             return
         me = Side(vol.gen, vol.state.disk, vol.state.role, vol.bitmap.weight,
                   vol.crashed_primary, net.discard_my_data)
@@ -252,6 +253,15 @@ class Session:
             res.drop_network("Disconnecting")
             return
         net.discard_my_data = False
+        if d.hg == 0 and sized == "grew" and vol.state.disk == Disk.UpToDate == ps.disk:
+            # the new area is out of sync on both sides: the Primary (or, between
+            # equals, the dialer) becomes the source of its resync
+            if vol.state.role != ps.role:
+                source = vol.state.role == Role.Primary
+            else:
+                source = self.resolve_conflicts
+            vol.log.info("Resync of the grown area as %s", "source" if source else "target")
+            d.hg = 1 if source else -1
         if d.hg == 0:
             res.change(vol, hard=True, conn=Conn.Connected, peer=ps.role, pdsk=ps.disk)
             return
@@ -264,22 +274,29 @@ class Session:
         res.change(vol, hard=True, conn=target, peer=ps.role, pdsk=ps.disk)
         self.exchange_bitmaps(vol)
 
-    def _agree_size(self, vol) -> bool:
+    def _agree_size(self, vol) -> str | None:
+        """The smaller usable size wins: "same", "grew" (the area beyond the old size is
+        marked out of sync), "shrunk", or None when a Primary would lose data."""
         backing, user, _ = vol.peer_sizes
         theirs = min(backing, user) if user else backing
         agreed = min(vol.max_size(), theirs)
         agreed -= agreed % BLOCK
-        if agreed == vol.size:
-            return True
-        if vol.state.role == Role.Primary and agreed < vol.size:
+        old = vol.size
+        if agreed == old:
+            return "same"
+        if vol.state.role == Role.Primary and agreed < old:
             vol.log.error("The peer's disk size is too small!")
             self.res.drop_network("Disconnecting")
-            return False
+            return None
+        grew = agreed > old and vol.store.sb.la_size == old and old > 0
         vol.size = agreed
         vol.store.sb.la_size = agreed
+        if grew:
+            vol.bitmap.set_range(old, agreed - old)
+            vol.write_bitmap()
         vol.write_md()
         vol.log.info("size = %s (%d KB)", _human(agreed), agreed // 1024)
-        return True
+        return "grew" if grew else "shrunk"
 
     # --- bitmap exchange and resync start ---------------------------------------------------
     def exchange_bitmaps(self, vol) -> None:

@@ -227,3 +227,27 @@ def test_interrupted_resync_resumes_where_it_stopped(tmp_path):
         assert p.b.vol.last_sync.progress.total_bits <= left < p.b.vol.bitmap.nbits
         assert p.a.digest(p.a.vol.size) == p.b.digest(p.a.vol.size)
     run_pair(tmp_path, go, syncer={"rate": 8 * MiB})
+
+
+def test_online_grow_resyncs_the_new_area(tmp_path):
+    async def go(p):
+        for node in p.nodes():
+            await p.up(node, connect=False)
+            await node.step("resize", volume=0, size=8 * MiB)
+            await p.connect(node)
+        await p.wait(lambda: p.cstate() == ("Connected", "Connected"))
+        await p.a.step("primary", force=True)
+        await p.wait(lambda: p.dstate() == ("UpToDate/UpToDate",) * 2
+                     and p.cstate() == ("Connected", "Connected"), what="first sync")
+        assert p.a.vol.size == 8 * MiB
+        with open(p.b.disk, "r+b") as f:          # the grown area differs at first
+            f.seek(10 * MiB)
+            f.write(b"\x77" * 4096)
+        for node in (p.b, p.a):
+            await node.step("resize", volume=0, size=12 * MiB)
+        await p.wait(lambda: p.a.vol.size == 12 * MiB and p.b.vol.size == 12 * MiB
+                     and p.cstate() == ("Connected", "Connected")
+                     and p.a.vol.last_sync is not None and p.a.vol.last_sync.kind == "S"
+                     and p.a.vol.bitmap.weight == 0, what="grown and synced")
+        assert p.a.digest(12 * MiB) == p.b.digest(12 * MiB)
+    run_pair(tmp_path, go)
