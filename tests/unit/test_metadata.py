@@ -167,3 +167,27 @@ def test_corrupt_superblock_is_not_valid(tmp_path):
         f.write(b"\xff")
     with pytest.raises(MetadataError):
         metadata.read_md(disk)
+
+
+def test_store_with_external_indexed_meta_data_leaves_the_data_disk_alone(tmp_path):
+    from drbd_py.engine.activity_log import ActivityLog
+    from drbd_py.engine.bitmap import Bitmap
+    disk = make_disk(tmp_path, size=16 * MiB)
+    meta = make_disk(tmp_path, "meta", size=256 * MiB)     # sparse: two slots
+    create(disk, meta, 1)
+    store = MetaStore.open(disk, meta, 1)
+    try:
+        assert store.layout.sb_offset == 128 * MiB and store.layout.data_limit == 16 * MiB
+        bm = Bitmap(store.layout.bm_bits, store.read_bitmap())
+        bm.set_all()
+        store.write_bitmap_pages(bm, bm.take_dirty())
+        ActivityLog(7, store.write_al_block, lambda e: None, store.read_al()).begin([1, 2])
+        store.write_superblock()
+    finally:
+        store.close()
+    with open(disk, "rb") as f:
+        assert not any(f.read())
+    md = metadata.read_md(disk, meta, 1)
+    assert md.bits_set == 16 * MiB // 4096 and sorted(md.al_slots) == [1, 2]
+    with pytest.raises(MetadataError):
+        metadata.read_md(disk, meta, 0)        # slot 0 holds nothing
