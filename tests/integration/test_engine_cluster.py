@@ -248,3 +248,31 @@ def test_garbage_on_replication_port_and_nbd_socket(cluster):
     assert states(p.b)[:2] == ("Connected", "UpToDate/UpToDate")
     qemu_io(p.a, "write -P 0x5a 0 1M")
     wait_until(lambda: disk_hash(p.a, p.da, MiB) == disk_hash(p.b, p.db, MiB), 10)
+
+
+def test_device_on_the_primary_and_demotion_refused_while_mounted(cluster):
+    p = Pair(cluster)
+    env = {}                                   # with /dev/drbd1 this time
+    for node in (p.a, p.b):
+        node.run("drbdadm up r0", env=env)
+    wait_states(p.a, "Connected", "Inconsistent/Inconsistent")
+    p.a.run("drbdadm -- --overwrite-data-of-peer primary r0", env=env)
+    wait_states(p.b, "Connected", "UpToDate/UpToDate")
+    wait_until(lambda: p.a.exists("/dev/drbd1"), 20, message="/dev/drbd1 on alpha")
+    assert not p.b.exists("/dev/drbd1")
+    p.a.run("mkfs.ext4 -q -F /dev/drbd1 && mkdir -p /mnt/r0 && mount /dev/drbd1 /mnt/r0 "
+            "&& echo hello > /mnt/r0/file && sync", timeout=120)
+    refused = p.a.run("drbdadm secondary r0", env=env, check=False)
+    assert refused.returncode == 11, refused.stdout + refused.stderr
+    assert "Device is held open by someone" in refused.stderr
+    refused = p.a.run("drbdadm down r0", env=env, check=False)
+    assert refused.returncode != 0 and states(p.a)[2] == "Primary"
+    p.a.run("umount /mnt/r0")
+    p.a.run("drbdadm secondary r0", env=env)
+    assert not p.a.exists("/dev/drbd1")
+    # the file system is on the peer, which can take over
+    p.b.run("drbdadm primary r0", env=env)
+    wait_until(lambda: p.b.exists("/dev/drbd1"), 20, message="/dev/drbd1 on beta")
+    p.b.run("mkdir -p /mnt/r0 && mount /dev/drbd1 /mnt/r0")
+    assert p.b.run("cat /mnt/r0/file").stdout == "hello\n"
+    p.b.run("umount /mnt/r0 && drbdadm secondary r0", env=env)
