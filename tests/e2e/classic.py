@@ -207,10 +207,11 @@ class Watch:
         at = self.now()
         with self._lock:
             self.samples += 1
-            for name, view in views.items():
-                # the first sample is where things stand, not something that happened
-                for what in changes(self.views[name], view) if self.views else ():
-                    self.events.append(Event(at, name, what))
+            found = [Event(at, name, what) for name, view in views.items()
+                     # the first sample is where things stand, not something that happened
+                     for what in (changes(self.views[name], view) if self.views else ())]
+            # seen in one sample: what a node gave up went before what the other took
+            self.events += sorted(found, key=lambda e: not e.what.startswith(LOSSES))
             self.views = views
             for what in ("vip", "mounted"):
                 holders = [n for n, v in views.items() if getattr(v, what)]
@@ -226,10 +227,8 @@ class Watch:
             return next((e.at for e in self.events
                          if e.node == node and e.what == what and e.at >= after), None)
 
-    def last(self, node: str, what: str) -> float | None:
-        with self._lock:
-            found = [e.at for e in self.events if e.node == node and e.what == what]
-        return found[-1] if found else None
+
+LOSSES = ("down", "VIP removed", "unmounted", "role Secondary", "role Unconfigured")
 
 
 def changes(old: NodeView, new: NodeView) -> list[str]:
@@ -319,6 +318,12 @@ class ClassicPair:
     def first_start(self):
         """The classic guide's first start: meta-data, `/etc/init.d/drbd start` on both,
         the initial full sync from debian-420, mke2fs -j, then heartbeat on both."""
+        self.start_drbd()
+        self.initial_sync()
+        self.make_filesystem()
+        self.start_heartbeat()
+
+    def start_drbd(self):
         for node in self.nodes:
             self.sh(node, f"drbdadm create-md {RESOURCE}")
         # the engine's lower address dials and the other listens: start the listener's
@@ -329,12 +334,18 @@ class ClassicPair:
         self.init(self.preferred, "drbd", "start")
         if waiting.wait(30) != 0:
             raise ClusterError(f"debian-566: /etc/init.d/drbd start: {waiting.output()}")
+
+    def initial_sync(self):
         self.sh(self.preferred, "drbdadm -- --do-what-I-say primary all")
         self.wait_drbd(self.preferred, "Connected", "UpToDate/UpToDate", timeout=120)
         self.wait_drbd(self.other, "Connected", "UpToDate/UpToDate", timeout=30)
+
+    def make_filesystem(self):
         self.sh(self.preferred, f"mke2fs -q -j {DEVICE}", timeout=120)
         # heartbeat promotes it again (drbddisk); the first start leaves it Secondary
         self.sh(self.preferred, f"drbdadm secondary {RESOURCE}")
+
+    def start_heartbeat(self):
         for node in self.nodes:
             self.init(node, "heartbeat", "start")
         self.wait_service_on(self.preferred, timeout=60)
