@@ -462,6 +462,7 @@ class ResourceProtocol:
         self._send_held(True, "req_our_resources()")
         self.local_work_done = True
         self._announce("req_our_resources")
+        self._shutdown_if_needed()
 
     def _ip_request_resp(self, message: IpRequestResp, src: str) -> None:
         if self.shutdown_in_progress or message.dest != self.me:
@@ -801,6 +802,7 @@ class ResourceProtocol:
                 if not self.shutdown_in_progress:
                     self.log.info("Going standby [%s].", H.name(bits))
                     self._go_standby_request(H.name(bits))
+        self._shutdown_if_needed()
 
     # ---- checks ---------------------------------------------------------------------------
 

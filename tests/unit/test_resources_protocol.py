@@ -437,6 +437,23 @@ def test_shutdown_waits_for_resource_activity(clock, caplog):
     assert a.shutdown_answers == [True]
 
 
+def test_shutdown_during_the_start_delay_waits_for_it(clock, caplog):
+    b = Node(B, clock)
+    b.status(A, "active")
+    b.comm_up()
+    b.hear("starting", A), b.hear("resource none isstable=0", A)
+    with caplog.at_level(logging.WARNING, logger="proto.nodeb"):
+        b.p.shutdown()
+    assert "Shutdown delayed until current resource activity finishes." in caplog.messages
+    assert b.collect().shutdown_answers == []
+    b.tick(10.1)            # RQSTDELAY: stable, nothing to take
+    assert b.shutdown_answers == []         # the other node is still in transition
+    b.hear("resource local isstable=1", A)
+    b.finish_ops()
+    assert b.shutdown_answers == [True]
+    assert b.sent[-1] == "resource none isstable=0 info=shutdown"
+
+
 # ---- what the capture does not show ---------------------------------------------------------
 
 def test_standby_without_reply_is_cancelled_after_10_s(clock, caplog):
