@@ -80,20 +80,34 @@ class Engine:
             log.error("cannot write %s: %s", path, e.strerror)
 
     def open_count(self, vol) -> int:
-        """Users of the volume: its device if mounted or open, NBD clients besides the
-        device's own connection."""
+        """Users of the volume seen without touching the device (nothing here may open
+        /dev/drbdN: its I/O is served by this very loop): with /dev/drbdN, its holders
+        (mounts, open files; the device's own NBD connections, several with multi-conn,
+        are not users); without it, the NBD clients of the socket."""
         count = 0
-        if vol.minor in self.attached_devices:
+        server = self.servers.get(vol.minor)
+        path = self.attached_devices.get(vol.minor)
+        if server is not None and not path:
+            count += server.client_count
+        if path:
             try:
-                from ..device import in_use
-                if in_use(self.attached_devices[vol.minor]):
-                    count += 1
+                from ..device import holders
+                count += len(holders(path))
             except (ImportError, OSError):
                 pass
-        server = self.servers.get(vol.minor)
-        if server is not None:
-            own = self.device_clients.get(vol.minor, 0)
-            count += max(server.client_count - own, 0)
+        return count
+
+    async def open_count_async(self, vol) -> int:
+        """open_count(), plus an exclusive-open probe of the device in a thread (a
+        file system mounted in another mount namespace shows only that way)."""
+        count = self.open_count(vol)
+        path = self.attached_devices.get(vol.minor)
+        if not count and path:
+            try:
+                from ..device import in_use_async
+                count += int(await in_use_async(path))
+            except (ImportError, OSError):
+                pass
         return count
 
     async def expose(self, vol) -> None:

@@ -61,6 +61,7 @@ class Resource:
         self.degraded_boot = False
         self._helpers: set[asyncio.Task] = set()
         self._promoting = False
+        self._usage_checked = False     # secondary(): users were counted just before
 
     # --- helpers the volumes and the session use -------------------------------------------
     @property
@@ -78,7 +79,7 @@ class Resource:
     def policy(self, vol: Volume) -> Policy:
         return Policy(two_primaries=bool(self.net and self.net.allow_two_primaries),
                       verify_alg=self.syncer.verify_alg,
-                      open_count=self.host.open_count(vol))
+                      open_count=0 if self._usage_checked else self.host.open_count(vol))
 
     # --- state changes ----------------------------------------------------------------------
     def _try(self, plan: dict, hard: bool = False, verbose: bool = True) -> int:
@@ -428,11 +429,16 @@ class Resource:
         if self.role == Role.Secondary:
             return {}
         for vol in self.volumes.values():
-            if self.host.open_count(vol):
+            if await self.host.open_count_async(vol):
                 raise state_failed(SS_DEVICE_IN_USE, str(vol.minor))
         for vol in self.volumes.values():
             await self.host.device_down(vol)
-        rv = self.change_all(role=Role.Secondary)
+        # the device's own NBD connection may still be closing: not a user any more
+        self._usage_checked = True
+        try:
+            rv = self.change_all(role=Role.Secondary)
+        finally:
+            self._usage_checked = False
         if rv < SS_SUCCESS:
             raise state_failed(rv, self.who())
         for vol in self.volumes.values():

@@ -126,12 +126,16 @@ def test_state_rules_and_exit_codes(tmp_path):
             await p.b.step("outdate", volume=0)
         assert e.value.code == 11 and "(-6)" in e.value.message
         p.a.engine.open_count = lambda vol: 1
+
+        async def in_use(vol):
+            return 1
+        p.a.engine.open_count_async = in_use
         with pytest.raises(EngineError) as e:
             await p.a.step("secondary")
         assert e.value.code == 11 and "Device is held open by someone" in e.value.message
         with pytest.raises(EngineError):
             await p.a.step("down")
-        del p.a.engine.open_count
+        del p.a.engine.open_count, p.a.engine.open_count_async
         await p.b.step("disconnect")
         await p.b.step("outdate", volume=0)
         assert p.b.vol.state.disk.name == "Outdated"
