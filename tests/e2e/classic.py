@@ -149,6 +149,31 @@ def look(node) -> NodeView:
 
 
 # -- the sampler ------------------------------------------------------------------------
+class Periodic:
+    """Calls `tick()` every `interval` s (a fixed rate, not a fixed pause) in a thread,
+    from start() until stop()."""
+
+    def __init__(self, tick, interval: float, name: str):
+        self.tick, self.interval = tick, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name=name)
+
+    def start(self):
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(10)
+
+    def _run(self):
+        due = time.monotonic()
+        while not self._stop.is_set():
+            self.tick()
+            due += self.interval
+            self._stop.wait(max(0.0, due - time.monotonic()))
+
+
 @dataclass
 class Event:
     at: float                             # seconds since the sampler started
@@ -169,17 +194,15 @@ class Watch:
     samples: int = 0
 
     def __post_init__(self):
-        self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="watch")
+        self._ticker = Periodic(self.sample, self.interval, "watch")
 
     def start(self):
-        self._thread.start()
+        self._ticker.start()
         return self
 
     def stop(self):
-        self._stop.set()
-        self._thread.join(10)
+        self._ticker.stop()
 
     def __enter__(self):
         return self.start()
@@ -189,18 +212,6 @@ class Watch:
 
     def now(self) -> float:
         return time.monotonic() - self.t0
-
-    def note(self, node: str, what: str, at: float | None = None):
-        """An event from outside the sampler (a kill, a command)."""
-        with self._lock:
-            self.events.append(Event(self.now() if at is None else at - self.t0, node, what))
-
-    def _run(self):
-        due = time.monotonic()
-        while not self._stop.is_set():
-            self.sample()
-            due += self.interval
-            self._stop.wait(max(0.0, due - time.monotonic()))
 
     def sample(self):
         views = {n.name: look(n) for n in self.nodes}

@@ -8,7 +8,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from tests.e2e.classic import MOUNT, NodeView, Watch
+from tests.e2e.classic import MOUNT, NodeView, Periodic, Watch
 
 BAR = 24
 EVENTS_SHOWN = 10
@@ -45,17 +45,14 @@ class View:
         self.watch, self.out = watch, out
         self.steps: list[Step] = []
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True, name="view")
+        self._ticker = Periodic(self.refresh, self.period, "view")
 
     def start(self):
-        self._thread.start()
+        self._ticker.start()
         return self
 
     def close(self):
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(5)
+        self._ticker.stop()
         self.finish()
 
     def step(self, text: str):
@@ -65,10 +62,6 @@ class View:
     def result(self, text: str):
         with self._lock:
             self.steps.append(Step(self.watch.now(), text, result=True))
-
-    def _loop(self):
-        while not self._stop.wait(self.period):
-            self.refresh()
 
     period = 0.1
 
