@@ -104,10 +104,6 @@ class DrbdView:
     ds: str = "DUnknown/DUnknown"
     synced: float | None = None          # percent, during a resync
 
-    @property
-    def disk(self) -> str:
-        return self.ds.split("/")[0]
-
 
 _DEVICE_LINE = re.compile(r"^\s*1: cs:(\S+) (?:st|ro):(\w+)/(\w+) ds:(\S+)", re.M)
 _SYNCED = re.compile(r"sync'ed:\s*([\d.]+)%")
