@@ -162,6 +162,7 @@ def failover_after_kill(a, b, client=None):
     # until then the peer allows 2 s more: the promise is for a node that runs normally
     # (margin: a loaded machine may take a second to get a daemon going)
     time.sleep(max(0.0, a.started + START_LAPSE + 2.0 - time.monotonic()))
+    wait_until(lambda: a.rscstatus() != "transition", 10, message="owner stable before the kill")
     killed = time.monotonic()
     a.node.kill()
     wait_until(lambda: b.has_vip(), DEADTIME + 1.0, interval=0.02,
