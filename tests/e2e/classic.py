@@ -49,7 +49,16 @@ class Timers:
 
     @property
     def deadtime_s(self) -> float:
-        return float(self.deadtime or 30)
+        return seconds(self.deadtime or "30")
+
+    @property
+    def keepalive_s(self) -> float:
+        return seconds(self.keepalive or "2")
+
+
+def seconds(value: str) -> float:
+    """An ha.cf time: `2` (seconds) or `500ms`."""
+    return float(value[:-2]) / 1000 if value.endswith("ms") else float(value)
 
 
 CLASSIC = Timers("classic")                       # keepalive 2, deadtime 30, initdead 120
@@ -310,14 +319,17 @@ class ClassicPair:
         return env
 
     def init(self, node, service, action, check=True, timeout=90):
+        out = self.sh(node, f"/etc/init.d/{service} {action}", check=check, timeout=timeout)
         if (service, action) == ("heartbeat", "start"):
             self.heartbeat_started[node.name] = time.monotonic()
-        return self.sh(node, f"/etc/init.d/{service} {action}", check=check, timeout=timeout)
+        return out
 
     def past_start_lapse(self, node):
         """Wait out the first 5 s of node's heartbeat, during which it asks its peer for
-        2 s more than deadtime (3.0.6's start lapse): a kill measures deadtime after it."""
-        time.sleep(max(0.0, self.heartbeat_started[node.name] + 5.5 - time.monotonic()))
+        2 s more than deadtime (3.0.6's start lapse), and the keepalives that then tell
+        the peer the plain deadtime: a kill measures deadtime after that."""
+        lapse_over = self.heartbeat_started[node.name] + 5.0 + 2 * self.timers.keepalive_s
+        time.sleep(max(0.0, lapse_over - time.monotonic()))
 
     def drbd(self, node) -> DrbdView:
         return parse_proc_drbd(node.read_file(PROC_DRBD, missing_ok=True))

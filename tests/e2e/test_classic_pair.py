@@ -103,7 +103,7 @@ def test_3_kill_9_of_debian_420_moves_everything_to_debian_566(pair, window, e2e
                f"{took:.2f} s")
     print(f"takeover: {took:.2f} s from kill -9 to the service answering again")
     assert by == OTHER
-    assert took < FAST.deadtime_s + 8, f"takeover took {took:.2f} s"
+    assert took < FAST.deadtime_s + 3, f"takeover took {took:.2f} s"
     other = look(pair.other)
     assert other.vip and other.mounted and other.drbd.role == "Primary"
     assert other.drbd.cs == "WFConnection"
