@@ -165,7 +165,10 @@ class ResourceManager:
 
     def reload(self, config: HAConfig) -> None:
         """A new configuration: new scripts, environment and groups take effect for the
-        next operations; the protocol state is kept."""
+        next operations; the protocol state (and so auto_failback's mode) is kept."""
+        if config.hacf.auto_failback != self.config.hacf.auto_failback:
+            self.log.warning("auto_failback %s: takes effect when heartbeat restarts; still %s",
+                             config.hacf.auto_failback, self.config.hacf.auto_failback)
         self.config = config
         self.protocol.groups = list(config.resources.groups)
         self.env = script_environment(config, self.api.local_node, nice_failback=self.protocol.nice)
