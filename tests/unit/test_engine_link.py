@@ -35,3 +35,35 @@ def test_writes_replicate(tmp_path, protocol):
         assert p.a.vol.bitmap.weight == 0
         assert bytes(await p.a.vol.read(4096, 8192)) == data[4096:12288]
     run_pair(tmp_path, go, protocol=protocol)
+
+
+def test_two_volumes_in_one_resource(tmp_path):
+    import io
+    from drbd_py.engine import metadata
+
+    async def go(p):
+        for node, minor in ((p.a, 3), (p.b, 4)):
+            disk = str(node.dir / "vol1.img")
+            with open(disk, "wb") as f:
+                f.truncate(8 * MiB)
+            metadata.create_md(disk, out=io.StringIO(), err=io.StringIO())
+            node.disk1 = disk
+            await p.up(node, connect=False)
+            await node.step("attach", volume=1, minor=minor, disk=disk)
+            await p.connect(node)
+        vols = lambda n: list(n.res.volumes.values())  # noqa: E731
+        await p.wait(lambda: all(v.state.conn.name == "Connected"
+                                 for n in p.nodes() for v in vols(n)))
+        await p.a.step("primary", force=True)
+        await p.wait(lambda: all(v.state.disk.name == "UpToDate" and v.state.pdsk.name ==
+                                 "UpToDate" and v.state.conn.name == "Connected"
+                                 for n in p.nodes() for v in vols(n)), what="both synced")
+        v1a, v1b = p.a.res.volumes[1], p.b.res.volumes[1]
+        await v1a.write(4096, random_bytes(64 * 1024, 4))
+        with open(p.a.disk1, "rb") as fa, open(p.b.disk1, "rb") as fb:
+            assert fa.read(v1a.size) == fb.read(v1b.size)
+        text = open(p.b.engine.rundir + "/proc-drbd").read()
+        assert " 2: cs:Connected st:Secondary/Primary" in text
+        assert " 4: cs:Connected st:Secondary/Primary" in text
+        assert [v["minor"] for v in p.b.status()["volumes"]] == [2, 4]
+    run_pair(tmp_path, go)
