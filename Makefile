@@ -51,10 +51,10 @@ bench: deps-bench venv
 	$(VENV)/bin/python -m bench.run
 
 install: venv
-	bash tools/install.sh install "$(DESTDIR)" "$(PREFIX)" "$(CURDIR)"
+	bash tools/install.sh install "$(DESTDIR)" "$(PREFIX)" "$(CURDIR)" "$(VENV)"
 
 uninstall:
-	bash tools/install.sh uninstall "$(DESTDIR)" "$(PREFIX)" "$(CURDIR)"
+	bash tools/install.sh uninstall "$(DESTDIR)" "$(PREFIX)" "$(CURDIR)" "$(VENV)"
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
