@@ -20,6 +20,7 @@ AL_BLOCKS = 4                     # logical blocks; each has two on-disk copies
 SLOTS_PER_BLOCK = 1018
 MAX_SLOTS = AL_BLOCKS * SLOTS_PER_BLOCK
 MIN_SLOTS = 7
+PREFETCH = 7                      # extents taken ahead for sequential writes
 FREE = 0xFFFF_FFFF
 _MAGIC = 0x414C7079               # "ALpy"
 _HEAD = struct.Struct(">IQHHI")   # magic, seq, block index, used slots, crc32
@@ -98,8 +99,10 @@ class AlStats:
 class ActivityLog:
     """In-memory AL; `write_block(physical_index, data)` persists one 4 KiB block."""
 
-    def __init__(self, nslots: int, write_block, before_evict, image: AlImage | None = None):
+    def __init__(self, nslots: int, write_block, before_evict, image: AlImage | None = None,
+                 max_extent: int = FREE):
         self.nslots = clamp_slots(nslots)
+        self.max_extent = max_extent       # extents of the device (prefetch stops there)
         self._write_block = write_block
         self._before_evict = before_evict
         self.slots = [FREE] * self.nslots
@@ -144,20 +147,36 @@ class ActivityLog:
             self.stats.starving += 1
             return False
         dirty_blocks: set[int] = set()
+        keep = set(extents)
         for extent in extents:
             if extent in self.where:
                 self.stats.hits += 1
                 self.idle.pop(extent, None)
             else:
                 self.stats.misses += 1
-                slot = self._take_slot(set(extents))
-                self.slots[slot] = extent
-                self.where[extent] = slot
-                dirty_blocks.add(slot // SLOTS_PER_BLOCK)
+                dirty_blocks.add(self._activate(extent, keep))
             self.refs[extent] = self.refs.get(extent, 0) + 1
+        # sequential writing: take the next extents into the same transaction, so that
+        # a stream pays one synchronous AL write per PREFETCH extents, not per extent
+        last = max(extents)
+        if last - 1 in self.where or len(extents) > 1:
+            for extent in range(last + 1, min(last + 1 + PREFETCH, self.max_extent)):
+                if extent in self.where or self.nslots < 4 * PREFETCH or \
+                        not self.can_activate([extent]):
+                    continue
+                keep.add(extent)
+                dirty_blocks.add(self._activate(extent, keep))
+                self.idle[extent] = None
         for block in sorted(dirty_blocks):
             self._persist(block)
         return True
+
+    def _activate(self, extent: int, keep: set[int]) -> int:
+        """Give `extent` a slot; returns the AL block to rewrite."""
+        slot = self._take_slot(keep)
+        self.slots[slot] = extent
+        self.where[extent] = slot
+        return slot // SLOTS_PER_BLOCK
 
     def end(self, extents) -> None:
         for extent in extents:

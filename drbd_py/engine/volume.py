@@ -166,7 +166,8 @@ class Volume:
         sb = store.sb
         self.bitmap = Bitmap(store.layout.bm_bits, store.read_bitmap())
         self.al = ActivityLog(cfg.al_extents or sb.al_extents, self._store_al_block,
-                              self._before_evict, store.read_al())
+                              self._before_evict, store.read_al(),
+                              max_extent=-(-store.layout.data_limit // EXTENT_BYTES))
         self.crashed_primary = sb.has(MdFlag.PRIMARY_IND)
         if not sb.has(MdFlag.AL_CLEAN):
             self._apply_al()

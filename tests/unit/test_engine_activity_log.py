@@ -72,3 +72,20 @@ def test_clear():
     log.clear()
     assert log.used == 0
     assert all(x == 0xFFFFFFFF for x in read_image(disk.blocks).slots)
+
+
+def test_sequential_writes_take_extents_ahead_in_one_transaction():
+    disk = Disk()
+    log = ActivityLog(61, disk.write, lambda e: None, max_extent=20)
+    for e in range(0, 16):
+        assert log.begin([e])
+        log.end([e])
+    # extents 0, 1 missed; 2..8 came with 1; 9..15 with the miss at 9
+    assert log.stats.misses == 3 and disk.writes == 3
+    assert sorted(log.where) == list(range(0, 17))
+    # random writes do not prefetch
+    disk2 = Disk()
+    log2 = ActivityLog(61, disk2.write, lambda e: None, max_extent=100)
+    for e in (50, 10, 80):
+        log2.begin([e])
+    assert sorted(log2.where) == [10, 50, 80]
