@@ -25,8 +25,6 @@ class Engine:
         self.devices = paths.devices_enabled() if devices is None else devices
         self.servers: dict[int, object] = {}
         self.attached_devices: dict[int, str] = {}
-        # NBD connections each device made for itself (nbdfuse opens several: multi-conn)
-        self.device_clients: dict[int, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._status_pending = False
         self._changed = asyncio.Event()
@@ -146,11 +144,9 @@ class Engine:
                 vol.minor not in self.attached_devices:
             try:
                 from .. import device
-                before = server.client_count
                 await device.attach(vol.minor, vol.device, server.socket_path,
                                     rundir=self.rundir)
                 self.attached_devices[vol.minor] = vol.device
-                self.device_clients[vol.minor] = max(server.client_count - before, 1)
             except Exception as e:          # the NBD socket still serves the volume
                 vol.log.error("cannot create %s: %s", vol.device, e)
 
@@ -168,7 +164,6 @@ class Engine:
         except device.DeviceError as e:
             vol.log.error("%s", e)
         self.attached_devices.pop(vol.minor, None)
-        self.device_clients.pop(vol.minor, None)
 
     # --- steps -------------------------------------------------------------------------
     async def handle(self, msg: dict) -> dict:
