@@ -350,7 +350,7 @@ def test_drbddisk_status_unknown_says_may_be_running(fake_drbd, no_proc_drbd, tm
     (tmp_path / "run" / "proc-drbd").write_text(" 0: cs:Connected ro:Primary/Secondary\n")
     proc = fake_drbd.run("r0", "status")  # no state, no minor
     assert (proc.stdout, proc.returncode) == \
-        ("cannot determine status, may be running (Unknown)\n", 4)
+        ("undetermined status, may be running (Unknown)\n", 4)
 
 
 def test_drbddisk_status_without_drbd_at_all_is_stopped(fake_drbd, no_proc_drbd):

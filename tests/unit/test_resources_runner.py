@@ -187,6 +187,7 @@ def test_event_loop_keeps_running_during_a_slow_script(tmp_path):
     ("", 3, False),
     # "cannot ... running" holds "not ... running": ResourceManager reads it as stopped
     ("cannot determine status, may be running (x)\n", 4, False),
+    ("undetermined status, may be running (x)\n", 4, True),
 ])
 def test_status_answer_read_as_resourcemanager_reads_it(stdout, code, running):
     assert ScriptResult(("s", "status"), code, stdout).says_running() is running
