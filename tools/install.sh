@@ -122,12 +122,14 @@ begin_manifest() {
 
 write_wrapper() {  # write_wrapper NAME PYTHON FILE
     local prog=$1 py=$2 out=$3 mod=${entry[$1]%%:*} fn=${entry[$1]##*:}
-    # -s: no per-user site-packages, -P: the program's folder is not an import path
+    # No interpreter flags: the process then reads "python3 /usr/sbin/heartbeat", which
+    # ps, pidof -x and the admins' scripts recognise. The private folder replaces the
+    # program's own folder at the head of the import path, ahead of everything else.
     cat > "$out" <<WRAP
-#!$py -sP
+#!$py
 # $prog: installed by $name (make install); make uninstall removes it.
 import sys
-sys.path.insert(0, "$libdir")
+sys.path[0] = "$libdir"
 from $mod import $fn
 sys.exit($fn())
 WRAP
@@ -147,7 +149,8 @@ do_install() {
     # that running the programs never writes into the installed folder
     "$venv/bin/python" -m pip install -q --no-compile --target "$stage/lib" "$src" >/dev/null
     rm -rf "$stage/lib/bin"
-    "$venv/bin/python" -m compileall -q --invalidation-mode checked-hash "$stage/lib" >/dev/null
+    "$venv/bin/python" -m compileall -q --invalidation-mode checked-hash \
+        -s "$stage/lib" -p "$libdir" "$stage/lib" >/dev/null
 
     begin_manifest
     set_aside "$libdir"
