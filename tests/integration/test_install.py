@@ -194,7 +194,7 @@ def test_2006_etc_heartbeat_layout_and_unmerged_root(tmp_path):
     assert listing(root) == before
 
 
-# -- the installed tree in test nodes ----------------------------------------------------
+# -- the README's switch of a DRBD pair, with the installed tree in test nodes -----------
 
 HA_CF = """\
 logfile /var/log/ha-log
@@ -205,33 +205,56 @@ ucast eth0 {peer}
 node alpha beta
 auto_failback on
 """
-DRBD_CONF = """resource r0 {{
-  protocol C;
-  startup {{ wfc-timeout 30; degr-wfc-timeout 30; }}
-  syncer {{ rate 100M; }}
-  net {{ connect-int 1; }}
-  on alpha {{ device /dev/drbd1; disk {alpha}; address 192.0.2.11:7789; meta-disk internal; }}
-  on beta  {{ device /dev/drbd1; disk {beta}; address 192.0.2.12:7789; meta-disk internal; }}
+# a 0.7 file, as the example: no startup section, so /etc/init.d/drbd waits for the peer
+DRBD_CONF = """resource drbd0 {{
+protocol C;
+incon-degr-cmd "echo degraded";
+syncer {{ rate 100M; group 1; al-extents 7; }}
+net {{ connect-int 1; }}
+on alpha {{ device /dev/drbd1; disk {alpha}; address 192.0.2.11:7789; meta-disk internal; }}
+on beta {{ device /dev/drbd1; disk {beta}; address 192.0.2.12:7789; meta-disk internal; }}
 }}
 """
 VIP = "192.0.2.100"
-ENV = {"PATH": SYSTEM_PATH, "DRBD_PY_DEVICES": "0", "HBPY_RQSTDELAY": "1"}
+ENV = {"PATH": SYSTEM_PATH, "HBPY_RQSTDELAY": "1"}
+DATA = "written under the old DRBD"
 
 
-def sh(node, cmd, check=True):
-    return node.run(cmd, env=ENV, check=check, timeout=60)
+def sh(node, cmd, check=True, timeout=60):
+    return node.run(cmd, env=ENV, check=check, timeout=timeout)
 
 
-def holds(node):
-    role = sh(node, "drbdadm state r0").stdout.split("/")[0]
+def serves(node):
+    """(role, VIP here, the file read through the mounted /dev/drbd1)."""
+    role = sh(node, "drbdadm state drbd0").stdout.split("/")[0]
     vip = VIP in sh(node, "ip -o addr show eth0").stdout
-    return role, vip
+    mounted = "/dev/drbd1 /mnt/nd0 ext3" in sh(node, "cat /proc/mounts").stdout
+    data = sh(node, "cat /mnt/nd0/old-file").stdout if mounted else None
+    return role, vip, data
 
 
-def test_installed_tree_runs_through_its_init_scripts(cluster, tmp_path):
-    """Two nodes see the installed /usr (DESTDIR's laid over the host's), /etc/init.d and
-    resource.d, with only the system's PATH: /etc/init.d/drbd and /etc/init.d/heartbeat
-    bring up a group of an address and a DRBD resource, and a stop moves it over."""
+def installed_node(node, root, peer, disks):
+    """The node sees DESTDIR's /usr over the host's, its /etc/init.d and resource.d."""
+    node.run(["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={root}/usr:/usr", "/usr"])
+    (node.root / "mnt").mkdir()
+    node.bind(node.root / "mnt", "/mnt")
+    node.bind(root / "etc/init.d", "/etc/init.d")
+    node.bind(root / "etc/ha.d/resource.d", "/etc/ha.d/resource.d")
+    for prog in ("drbdadm", "heartbeat", "cl_status"):
+        found = sh(node, f"command -v {prog}").stdout.strip()
+        assert f"{prog}: installed by heartbeat-drbd-py" in node.read_file(found), found
+    node.write_file("/etc/drbd.conf", DRBD_CONF.format(**disks))
+    node.write_file("/etc/ha.d/ha.cf", HA_CF.format(peer=peer.ip))
+    node.write_file("/etc/ha.d/authkeys", "auth 1\n1 sha1 secret\n", mode=0o600)
+    node.write_file("/etc/ha.d/haresources",
+                    f"alpha {VIP}/24/eth0 drbddisk::drbd0 Filesystem::/dev/drbd1::/mnt/nd0::ext3\n")
+
+
+def test_readme_switch_of_a_drbd_pair_with_the_installed_tree(cluster, tmp_path):
+    """README "Switching a DRBD pair": both disks carry the file system the kernel DRBD
+    served (smaller than the disk: 0.7 kept 128 MiB of meta-data at its end). beta
+    switches first and serves alone; then alpha switches, resyncs from beta and takes
+    its group back. Everything runs from the installed tree, through its init scripts."""
     root = tmp_path / "root"
     for d in ("bin", "sbin", "lib"):
         (root / "usr" / d).mkdir(parents=True)
@@ -239,50 +262,37 @@ def test_installed_tree_runs_through_its_init_scripts(cluster, tmp_path):
     make("install", root)
     c = cluster("alpha", "beta")
     alpha, beta = c["alpha"], c["beta"]
-    disks = {"alpha": alpha.loop_device("16M"), "beta": beta.loop_device("16M")}
+    disks = {"alpha": alpha.loop_device("160M"), "beta": beta.loop_device("160M")}
     for node, peer in ((alpha, beta), (beta, alpha)):
-        node.run(["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={root}/usr:/usr",
-                  "/usr"])
-        node.bind(root / "etc/init.d", "/etc/init.d")
-        node.bind(root / "etc/ha.d/resource.d", "/etc/ha.d/resource.d")
-        for prog in ("drbdadm", "heartbeat", "cl_status"):
-            found = sh(node, f"command -v {prog}").stdout.strip()
-            assert f"{prog}: installed by heartbeat-drbd-py" in node.read_file(found), found
-        node.write_file("/etc/drbd.conf", DRBD_CONF.format(**disks))
-        node.write_file("/etc/ha.d/ha.cf", HA_CF.format(peer=peer.ip))
-        node.write_file("/etc/ha.d/authkeys", "auth 1\n1 sha1 secret\n", mode=0o600)
-        node.write_file("/etc/ha.d/haresources", f"alpha {VIP}/24/eth0 drbddisk::r0\n")
-        sh(node, "drbdadm create-md r0")
+        installed_node(node, root, peer, disks)
+    sh(alpha, f"mke2fs -q -j -F {disks['alpha']} 32768")            # 32 MiB of 160 MiB
+    sh(alpha, f"mkdir /mnt/old && mount {disks['alpha']} /mnt/old && "
+              f"printf '{DATA}' > /mnt/old/old-file && umount /mnt/old")
+    sh(beta, f"dd if={disks['alpha']} of={disks['beta']} bs=1M count=32 status=none")
 
-    # the init script waits for the peer (wfc-timeout): start both at once
-    other = beta.spawn(["/etc/init.d/drbd", "start"], env=ENV)
+    # beta: meta-data of our own (the file system stays), its data declared the good copy
+    r = sh(beta, "drbdadm -- --force create-md drbd0")
+    assert "kB data area apparently used" in r.stdout, r
+    sh(beta, "drbdadm up drbd0")
+    sh(beta, "drbdadm -- --do-what-I-say primary drbd0")
+    sh(beta, "drbdadm secondary drbd0")
+    sh(beta, "/etc/init.d/heartbeat start")
+    wait_until(lambda: serves(beta) == ("Primary", True, DATA), 30, message="beta serves")
+
+    # alpha: the same, then the full resync from beta, then heartbeat (failback)
+    sh(alpha, "drbdadm -- --force create-md drbd0")
     r = sh(alpha, "/etc/init.d/drbd start")
     assert r.stdout == "Starting DRBD resources: done.\n", r
-    assert other.wait(60) == 0, other.output()
-    sh(alpha, "drbdadm -- --overwrite-data-of-peer primary r0")     # the first full sync
-    wait_until(lambda: sh(beta, "drbdadm dstate r0").stdout.strip() == "UpToDate/UpToDate",
-               30, message="initial sync done")
-    sh(alpha, "drbdadm secondary r0")
+    wait_until(lambda: sh(alpha, "drbdadm dstate drbd0").stdout.strip() == "UpToDate/UpToDate",
+               60, message="alpha resynced")
+    sh(alpha, "/etc/init.d/heartbeat start")
+    wait_until(lambda: serves(alpha) == ("Primary", True, DATA), 30, message="alpha serves")
+    assert serves(beta) == ("Secondary", False, None)
 
-    for node in (alpha, beta):
-        r = sh(node, "/etc/init.d/heartbeat start")
-        assert r.stdout == "Starting High-Availability services: Done.\n", r
-        pid = node.read_file("/run/heartbeat.pid").strip()
-        cmdline = node.read_file(f"/proc/{pid}/cmdline").split("\0")
-        assert cmdline[1] == "/usr/sbin/heartbeat", cmdline   # the installed program runs
-        assert int(pid) in node.pids("heartbeat")
-    wait_until(lambda: holds(alpha) == ("Primary", True), 30, message="alpha holds the group")
-    assert sh(alpha, "cl_status rscstatus").stdout == "local\n"
-    assert holds(beta) == ("Secondary", False)
-
-    r = sh(alpha, "/etc/init.d/heartbeat stop")
-    assert r.stdout == "Stopping High-Availability services: Done.\n", r
-    assert holds(alpha) == ("Secondary", False)
-    wait_until(lambda: holds(beta) == ("Primary", True), 30, message="beta took the group")
-    sh(beta, "/etc/init.d/heartbeat stop")
+    for node in (beta, alpha):
+        r = sh(node, "/etc/init.d/heartbeat stop")
+        assert r.stdout == "Stopping High-Availability services: Done.\n", r
     for node in (alpha, beta):
         r = sh(node, "/etc/init.d/drbd stop")
         assert r.stdout == "Stopping all DRBD resources: done.\n", r
-        wait_until(lambda: not node.pids("drbd-py-engine") and not node.pids("heartbeat"), 10,
-                   message=f"{node.name}: engine and heartbeat gone")
-    assert not alpha.pids(), alpha.processes()
+        wait_until(lambda: not node.pids(), 10, message=f"{node.name}: all stopped")
