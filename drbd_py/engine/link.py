@@ -2,10 +2,15 @@
 run the handshake (dialect, cram-hmac challenge, protocol agreement).  The established
 Channel is handed to the resource; everything after that is the resource's business.
 
-Exactly one side dials: the one whose (address, port) sorts lower.  The other only
-listens.  That avoids DRBD's dance of two crossing connections and still reconnects from
-either side's restart: a restarted dialer dials, a restarted listener is dialed within
-`connect-int`.
+Both sides listen and both dial, as DRBD does, so that whichever side starts (or comes
+back) second connects at once.  The two connections that may result are resolved by one
+side alone, the one whose (address, port) sorts lower, the arbiter: it speaks first (HELLO)
+on the one connection it keeps and closes any other while that one is being shaken
+hands with; the other side waits for the arbiter's HELLO on every connection and
+answers only there.  So the handshake and the authentication run on the kept connection
+only, and both sides always agree on which one that is.  A connection whose peer is the
+incarnation the established session already talks to is a leftover of such a race and is
+dropped, never a reason to set up the session again.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import ipaddress
 import logging
 import os
 import socket
+import time
 from dataclasses import dataclass, field
 
 from . import wire
@@ -24,6 +30,7 @@ from .wire import WireError
 
 CHALLENGE_LEN = 64
 MAX_HANDSHAKES = 16           # connections being shaken hands with at once
+MIN_REDIAL = 0.5              # seconds between two dial attempts, at least
 HMAC_ALGS = {"sha1": "sha1", "md5": "md5", "sha256": "sha256", "sha512": "sha512",
              "sha384": "sha384", "sha224": "sha224", "crc32c": None}
 
@@ -77,7 +84,9 @@ class NetConfig:
             discard_my_data=bool(args.get("discard_my_data")))
 
     @property
-    def dials(self) -> bool:
+    def arbiter(self) -> bool:
+        """Do we choose which of two crossing connections is kept (and resolve
+        conflicts in the session)?"""
         return _sort_key(self.local_host, self.local_port) < \
             _sort_key(self.peer_host, self.peer_port)
 
@@ -112,7 +121,13 @@ class PeerParams:
     discard_my_data: bool = False
     csums_alg: str = ""
     verify_alg: str = ""
-    dialer: bool = False               # we dialed this connection
+    resolver: bool = False             # we are the arbiter (resolve-conflicts side)
+    incarnation: int = 0               # the peer's link, new at each of its connects
+
+
+class RaceLost(Exception):
+    """The connection is one the arbiter did not keep (or a leftover of a race won by
+    another one): close it without a word; it is no failure."""
 
 
 class HandshakeFailed(Exception):
@@ -124,13 +139,20 @@ class HandshakeFailed(Exception):
         self.fatal = fatal
 
 
-async def handshake(ch: Channel, net: NetConfig, algs: tuple[str, str], log,
-                    on_hello=None) -> PeerParams:
-    """Run our side of the handshake on a fresh channel."""
+async def handshake(ch: Channel, net: NetConfig, algs: tuple[str, str], log, *,
+                    incarnation: int, duplicate=None, on_hello=None) -> PeerParams:
+    """Run our side of the handshake on a fresh channel.  The arbiter speaks first; the
+    other side answers only a HELLO (a connection closed before it is a lost race).
+    `duplicate(peer_incarnation)` tells a leftover connection of the established peer."""
     timeout = max(net.connect_int, 1.0)
-    ch.send(wire.HELLO, wire.CONN_VOLUME,
-            wire.HELLO_S.pack(wire.PROTO_MIN, wire.PROTO_MAX, 0), os.uname().nodename.encode())
-    ptype, _, payload = await _expect(ch, timeout)
+    if net.arbiter:
+        _send_hello(ch, incarnation)
+    try:
+        ptype, _, payload = await ch.recv(timeout)
+    except ConnectionError as e:
+        if not net.arbiter and ch.closed and not ch.rx_bytes:
+            raise RaceLost("closed by the peer before its HELLO") from None
+        raise HandshakeFailed(str(e)) from None
     if ptype != wire.HELLO:
         raise HandshakeFailed(f"expected HandShake packet, received: "
                               f"{wire.NAMES.get(ptype, hex(ptype))}")
@@ -138,7 +160,13 @@ async def handshake(ch: Channel, net: NetConfig, algs: tuple[str, str], log,
     if pmax < wire.PROTO_MIN or pmin > wire.PROTO_MAX:
         raise HandshakeFailed(f"incompatible DRBD dialects: I support {wire.PROTO_MIN}-"
                               f"{wire.PROTO_MAX}, peer supports {pmin}-{pmax}")
-    params = PeerParams(hostname=bytes(payload[wire.HELLO_S.size:]).decode(errors="replace"))
+    (peer_incarnation,) = wire.unpack(wire.U64, payload[wire.HELLO_S.size:], "HandShake")
+    if duplicate is not None and duplicate(peer_incarnation):
+        raise RaceLost("a second connection to the peer we are connected to")
+    if not net.arbiter:
+        _send_hello(ch, incarnation)
+    params = PeerParams(hostname=bytes(payload[wire.HELLO_S.size + wire.U64.size:]).decode(
+        errors="replace"), resolver=net.arbiter, incarnation=peer_incarnation)
     if on_hello:
         on_hello()
     if net.cram_hmac_alg:
@@ -162,6 +190,12 @@ async def handshake(ch: Channel, net: NetConfig, algs: tuple[str, str], log,
     params.discard_my_data = bool(discard)
     params.csums_alg, params.verify_alg = names
     return params
+
+
+def _send_hello(ch: Channel, incarnation: int) -> None:
+    ch.send(wire.HELLO, wire.CONN_VOLUME,
+            wire.HELLO_S.pack(wire.PROTO_MIN, wire.PROTO_MAX, 0), wire.U64.pack(incarnation),
+            os.uname().nodename.encode())
 
 
 async def _expect(ch: Channel, timeout: float):
@@ -242,15 +276,16 @@ class Link:
         self._listener: socket.socket | None = None
         self._tasks: set[asyncio.Task] = set()
         self._dialer: asyncio.Task | None = None
-        self._want_dial = asyncio.Event()
+        self._wake = asyncio.Event()
         self.loop = asyncio.get_running_loop()
         self.busy = False                # a connection is established: stop dialing
+        self.incarnation = int.from_bytes(os.urandom(8), "big")
+        self._peer_incarnation: int | None = None   # the established session's peer
+        self._shaking = 0                # connections past the arbiter's HELLO
 
     def start(self) -> None:
         self._listen()
-        if self.net.dials:
-            self._dialer = self.loop.create_task(self._dial_loop())
-            self._want_dial.set()
+        self._dialer = self.loop.create_task(self._dial_loop())
 
     def stop(self) -> None:
         if self._listener is not None:
@@ -266,9 +301,10 @@ class Link:
         self._dialer = None
 
     def redial(self) -> None:
-        """The established connection ended: look for the peer again."""
+        """The established connection ended: look for the peer again, now."""
         self.busy = False
-        self._want_dial.set()
+        self._peer_incarnation = None
+        self._wake.set()
 
     # --- listening ---------------------------------------------------------------
     def _listen(self) -> None:
@@ -302,30 +338,29 @@ class Link:
                              addr[0])
             sock.close()
             return
-        self._spawn(self._run(sock, f"{addr[0]}:{addr[1]}", dialed=False))
+        self._spawn(self._run(sock, f"{addr[0]}:{addr[1]}"))
 
     # --- dialing -----------------------------------------------------------------
     async def _dial_loop(self) -> None:
+        """Dial at once, then every connect-int while not connected, and at once again
+        when the established connection ends (at most every MIN_REDIAL seconds, so a
+        peer that drops every connection cannot make us spin)."""
+        gap = min(MIN_REDIAL, self.net.connect_int)
+        last = -gap
         while True:
-            await self._want_dial.wait()
-            if self.busy:
-                self._want_dial.clear()
+            self._wake.clear()
+            if not self.busy and not self._shaking:
+                await asyncio.sleep(max(0.0, last + gap - time.monotonic()))
+                last = time.monotonic()
+                sock = await self._dial()
+                if sock is not None:
+                    await self._run(sock, f"{self.net.peer_host}:{self.net.peer_port}")
+            if self._wake.is_set():
                 continue
-            sock = await self._dial()
-            if sock is not None:
-                self._want_dial.clear()
-                ok = await self._run(sock, f"{self.net.peer_host}:{self.net.peer_port}",
-                                     dialed=True)
-                if ok:
-                    continue
             try:
-                await asyncio.wait_for(self._sleep_forever(), self.net.connect_int)
+                await asyncio.wait_for(self._wake.wait(), self.net.connect_int)
             except asyncio.TimeoutError:
                 pass
-            self._want_dial.set()
-
-    async def _sleep_forever(self) -> None:
-        await asyncio.Event().wait()
 
     async def _dial(self) -> socket.socket | None:
         family = socket.AF_INET6 if ":" in self.net.peer_host else socket.AF_INET
@@ -348,11 +383,35 @@ class Link:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, sock: socket.socket, peer: str, dialed: bool) -> bool:
+    def _duplicate(self, peer_incarnation: int) -> bool:
+        return self.busy and peer_incarnation == self._peer_incarnation
+
+    async def _run(self, sock: socket.socket, peer: str) -> bool:
+        """Shake hands on a connection, dialed or accepted; True if it was kept."""
+        if self.net.arbiter:
+            if self._shaking:
+                # the connection race: another connection is being shaken hands with
+                self.log.debug("connection race: closing the second connection (%s)", peer)
+                sock.close()
+                return False
+            self._shaking += 1
+        counted = self.net.arbiter
         ch = Channel(sock, peer)
+
+        def hello_seen():
+            nonlocal counted
+            if not counted:
+                counted = True
+                self._shaking += 1
+            self._progress()
         try:
             params = await handshake(ch, self.net, self.algs(), self.log,
-                                     on_hello=self._progress)
+                                     incarnation=self.incarnation, duplicate=self._duplicate,
+                                     on_hello=hello_seen)
+        except RaceLost as e:
+            self.log.debug("connection race: %s (%s)", e, peer)
+            ch.close(str(e))
+            return False
         except HandshakeFailed as e:
             ch.close(str(e))
             self._failed(str(e), e.fatal)
@@ -364,8 +423,11 @@ class Link:
         except asyncio.CancelledError:
             ch.close("cancelled")
             raise
-        params.dialer = dialed
+        finally:
+            if counted:
+                self._shaking -= 1
         self.busy = True
+        self._peer_incarnation = params.incarnation
         self._established(ch, params)
         return True
 

@@ -32,7 +32,7 @@ class Session:
         self.res = res
         self.ch = ch
         self.params = params
-        self.resolve_conflicts = params.dialer
+        self.resolve_conflicts = params.resolver
         self._requests: dict[int, asyncio.Future] = {}
         self._req_id = 0
         self._keepalive: asyncio.Task | None = None
@@ -255,7 +255,7 @@ class Session:
         net.discard_my_data = False
         if d.hg == 0 and sized == "grew" and vol.state.disk == Disk.UpToDate == ps.disk:
             # the new area is out of sync on both sides: the Primary (or, between
-            # equals, the dialer) becomes the source of its resync
+            # equals, the arbiter) becomes the source of its resync
             if vol.state.role != ps.role:
                 source = vol.state.role == Role.Primary
             else:

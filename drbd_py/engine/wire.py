@@ -6,8 +6,8 @@ from __future__ import annotations
 import struct
 
 MAGIC = 0x44525059                  # "DRPY"
-PROTO_MIN = 1
-PROTO_MAX = 1
+PROTO_MIN = 2                       # 2: HELLO carries the link's incarnation
+PROTO_MAX = 2
 MAX_PAYLOAD = 64 << 20
 HEADER = struct.Struct(">IHHI")     # magic, type, volume, payload length
 CONN_VOLUME = 0xFFFF                # packets about the connection, not one volume
