@@ -167,9 +167,13 @@ def test_debian_12_root_install_reinstall_uninstall(tmp_path):
     # running them wrote nothing into the installed tree (byte-compiled at install)
     assert listing(root) == after
 
-    # install again: the same tree, Debian's files still set aside once
+    # install again: the same tree, Debian's files still set aside once (the private
+    # folder's contents are compared by name: they come from the checkout as it is now)
     make("install", root)
-    assert listing(root) == after
+    again = listing(root)
+    assert {k: v[0] for k, v in again.items()} == {k: v[0] for k, v in after.items()}
+    assert {k: v for k, v in again.items() if not k.startswith(LIB)} == \
+        {k: v for k, v in after.items() if not k.startswith(LIB)}
 
     out = make("uninstall", root)
     assert "restored /etc/init.d/heartbeat" in out
