@@ -96,6 +96,8 @@ def new_resource(place: Placement) -> Step:
 
 def attach(place: Placement, volume: Volume) -> Step:
     disk = volume_disk_options(place.resource, volume)
+    # DRBD 0.7 had no create-md: its first attach wrote the meta-data itself
+    auto_md = {"auto_create_md": True} if place.resource.syntax == "0.7" else {}
     return Step("attach", place.resource.name, {
         "volume": volume.number,
         "minor": volume.minor,
@@ -106,6 +108,7 @@ def attach(place: Placement, volume: Volume) -> Step:
         "al_extents": _pick(disk.al_extents, "al_extents"),
         "on_io_error": _pick(disk.on_io_error, "on_io_error"),
         "size": disk.size,
+        **auto_md,
     })
 
 

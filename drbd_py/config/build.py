@@ -45,6 +45,7 @@ def build(draft: ConfigDraft) -> Config:
             hosts=[_host(host, res) for host in res.hosts],
             settings=res.settings.overlay(common),
             where=res.where,
+            syntax="8" if res.newer or draft.newer else "0.7",
         ))
     return config
 

@@ -215,3 +215,19 @@ SECTIONS: dict[str, dict[str, OptionSpec]] = {
     "handlers": HANDLERS,
     "global": GLOBAL,
 }
+
+# What DRBD 0.7's drbd.conf knew, per place.  A resource (with its file's global and
+# common sections) that uses nothing else was written for 0.7: drbdadm then keeps 0.7's
+# behaviour where DRBD 8 changed it (meta-data created by the first attach).
+V07_KEYWORDS: dict[str, frozenset[str]] = {
+    "global": frozenset({"minor-count", "minor_count", "dialog-refresh",
+                         "disable-ip-verification", "disable-io-hints", "disable_io_hints"}),
+    "resource": frozenset({"protocol", "incon-degr-cmd", "on", "startup", "disk", "net",
+                           "syncer", "skip"}),
+    "host": frozenset({"device", "disk", "address", "meta-disk"}),
+    "startup": frozenset({"wfc-timeout", "degr-wfc-timeout"}),
+    "disk": frozenset({"on-io-error", "size"}),
+    "net": frozenset({"sndbuf-size", "timeout", "connect-int", "ping-int", "max-buffers",
+                      "unplug-watermark", "max-epoch-size", "ko-count", "on-disconnect"}),
+    "syncer": frozenset({"rate", "group", "al-extents"}),
+}

@@ -210,6 +210,9 @@ class Resource:
     hosts: list[Host] = field(default_factory=list)
     settings: Settings = field(default_factory=Settings)  # common already merged in
     where: Where | None = field(default=None, compare=False)
+    # "0.7" when the resource, its file's global and common use only what DRBD 0.7 knew
+    # (0.7's behaviour is kept where DRBD 8 changed it); "8" otherwise
+    syntax: str = field(default="8", compare=False)
 
     def host_named(self, hostname: str) -> Host | None:
         for host in self.hosts:

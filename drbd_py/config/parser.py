@@ -44,6 +44,7 @@ class ResourceDraft:
     hosts: list[Host] = field(default_factory=list)
     implicit_volume: bool = False
     explicit_volumes: bool = False
+    newer: Where | None = None  # first thing DRBD 0.7 did not know (None: 0.7 syntax)
 
 
 @dataclass
@@ -54,6 +55,7 @@ class ConfigDraft:
     common: ResourceDraft | None = None
     resources: list[ResourceDraft] = field(default_factory=list)
     seen_files: set[str] = field(default_factory=set)
+    newer: Where | None = None  # the same for global and common (they bind every resource)
 
 
 def parse_error(token: Token, expected: str) -> ConfigError:
@@ -98,6 +100,16 @@ class _FileParser:
         self.tokens = tokens
         self.pos = 0
         self.path = path
+        self.marking: ConfigDraft | ResourceDraft = draft  # where newer syntax is noted
+
+    def note_syntax(self, place: str, token: Token) -> None:
+        """Note the first keyword DRBD 0.7 did not know, in the section being read."""
+        if token.text not in keywords.V07_KEYWORDS[place]:
+            self.note_newer(token)
+
+    def note_newer(self, token: Token) -> None:
+        if self.marking.newer is None:
+            self.marking.newer = self.where(token)
 
     # -- token helpers ------------------------------------------------------
     def peek(self) -> Token:
@@ -137,6 +149,7 @@ class _FileParser:
             if word == "global":
                 self.parse_global(token)
             elif word == "common":
+                self.draft.newer = self.draft.newer or self.where(token)
                 if self.draft.common is not None:
                     raise self.conflict(token, "common section", "common", self.draft.common.where)
                 self.expect("{")
@@ -163,6 +176,7 @@ class _FileParser:
             raise self.conflict(token, "global section", "global", self.draft.global_where)
         self.draft.global_where = self.where(token)
         self.expect("{")
+        self.marking = self.draft
         self.parse_options("global", {"global": self.draft.global_options})
 
     def skip_block(self, start: Token) -> None:
@@ -223,11 +237,17 @@ class _FileParser:
 
     def parse_resource_body(self, res: ResourceDraft, is_common: bool) -> None:
         seen: dict[str, Where] = {}
+        self.marking = self.draft if is_common else res
         while True:
             token = self.next()
             if token.is_punct("}"):
+                self.marking = self.draft
                 return
             word = token.text if token.kind is Kind.WORD else None
+            if word == "disk" and not self.peek().is_punct("{"):
+                self.note_newer(token)          # 8.4's resource-level volume
+            elif word is not None:
+                self.note_syntax("resource", token)
             if word in ("net", "syncer", "startup", "handlers", "options") or (
                     word == "disk" and self.peek().is_punct("{")):
                 self.once(seen, token, f"{word} section", res.name)
@@ -323,6 +343,8 @@ class _FileParser:
             if token.is_punct("}"):
                 return host
             word = token.text if token.kind is Kind.WORD else None
+            if word is not None:
+                self.note_syntax("host", token)
             if word == "address":
                 if floating:
                     raise ConfigError(token.path, token.line,
@@ -394,6 +416,7 @@ class _FileParser:
         volume.where = self.where(start)
         token = self.value("a device name | minor")
         if token.kind is Kind.WORD and token.text == "minor":
+            self.note_newer(token)
             volume.minor = self.minor_number()
             self.expect(";")
             return
@@ -408,6 +431,7 @@ class _FileParser:
         implied = int(digits) if digits.isdigit() else None
         after = self.next()
         if after.kind is Kind.WORD and after.text == "minor":
+            self.note_newer(after)
             volume.minor = self.minor_number()
             self.expect(";")
             if implied is not None and implied != volume.minor:
@@ -439,6 +463,7 @@ class _FileParser:
             return
         after = self.next()
         if after.is_punct(";"):
+            self.note_newer(token)      # flexible meta-data came with 8.0
             return
         if not after.is_punct("["):
             raise parse_error(after, "[ | ;")
@@ -453,6 +478,7 @@ class _FileParser:
         token = self.value("ssocks | sdp | ipv4 | ipv6 | <ipv4 address>")
         family = "ipv4"
         if token.kind is Kind.WORD and token.text in ADDRESS_FAMILIES:
+            self.note_newer(token)
             family = "ssocks" if token.text == "sci" else token.text  # 'sci' was renamed
             if family == "ipv6":
                 self.expect("[")
@@ -496,6 +522,10 @@ class _FileParser:
             spec = table.get(token.text) if token.kind is Kind.WORD else None
             if spec is None:
                 raise parse_error(token, expected)
+            if section in keywords.V07_KEYWORDS:
+                self.note_syntax(section, token)
+            else:
+                self.note_newer(token)
             self.parse_option_value(spec, token, targets)
 
     def parse_option_value(self, spec: OptionSpec, name: Token, targets: dict) -> None:

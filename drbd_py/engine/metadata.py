@@ -7,6 +7,7 @@ from __future__ import annotations
 import enum
 import errno
 import fcntl
+import io
 import os
 import stat
 import struct
@@ -321,6 +322,25 @@ def create_md(disk: str, meta_disk: str = "internal", meta_index=None, force: bo
             os.close(fd)
 
 
+def _content(layout: Layout, md_fd: int) -> tuple[str, int] | None:
+    """What is where create-md looks: for internal meta-data the data that would be cut
+    off is what matters, so the start of the device, as drbdmeta does; for external
+    meta-data the start of its area."""
+    head = _pread(md_fd, 128 << 10, layout.md_offset if layout.placement !=
+                  md_layout.INTERNAL else 0)
+    return _detect_content(head)
+
+
+def _area_is_zero(layout: Layout, md_fd: int) -> bool:
+    chunk = 1 << 20
+    zero = bytes(chunk)
+    for start in range(0, layout.md_size, chunk):
+        length = min(chunk, layout.md_size - start)
+        if _pread(md_fd, length, layout.md_offset + start) != zero[:length]:
+            return False
+    return True
+
+
 def _check_before_create(layout: Layout, md_fd: int, force: bool, confirm, out, err) -> None:
     old = SuperBlock.decode(_pread(md_fd, BLOCK, layout.sb_offset))
     if old is not None:
@@ -329,11 +349,7 @@ def _check_before_create(layout: Layout, md_fd: int, force: bool, confirm, out, 
             out.write("Operation cancelled.\n")
             raise MetadataError("Operation cancelled.", EXIT_CANCELLED, shown=True)
         return
-    # the region meta-data will occupy: for internal meta-data, the data that would be
-    # cut off is what matters, so look at the start of the device as drbdmeta does
-    head = _pread(md_fd, 128 << 10, layout.md_offset if layout.placement !=
-                  md_layout.INTERNAL else 0)
-    found = _detect_content(head)
+    found = _content(layout, md_fd)
     if found is None:
         return
     what, used = found
@@ -365,6 +381,50 @@ def _check_before_create(layout: Layout, md_fd: int, force: bool, confirm, out, 
     if not _confirmed("Do you want to proceed?", force, confirm, err):
         out.write("Operation canceled.\n")
         raise MetadataError("Operation canceled.", EXIT_CANCELLED, shown=True)
+
+
+def auto_create_md(disk: str, meta_disk: str = "internal", meta_index=None,
+                   al_extents: int = DEFAULT_AL_EXTENTS) -> str:
+    """DRBD 0.7's first attach: no meta-data, so write fresh ones (as create-md does),
+    without asking, but only where nothing can be lost.  Returns what was found on the
+    disk (for the log); raises MetadataError with EXIT_REFUSED saying what would be
+    destroyed otherwise."""
+    fds = _claim(disk, meta_disk)
+    try:
+        md_fd = fds[-1]
+        try:
+            layout = md_layout.compute(disk, meta_disk, meta_index)
+        except (LayoutError, OSError) as e:
+            raise MetadataError(str(e), EXIT_TOO_SMALL)
+        found = _refuse_unless_safe(layout, md_fd)
+        sb = _sb_for(layout, al_extents, md_layout.device_size(disk))
+        _initialize(md_fd, layout, sb, io.StringIO())
+        return found
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _refuse_unless_safe(layout: Layout, md_fd: int) -> str:
+    """Internal meta-data takes the end of the disk: a file system must end before it,
+    anything else must not be there at all.  External meta-data takes its area."""
+    usable = layout.data_limit // 1024
+    found = _content(layout, md_fd) if layout.placement == md_layout.INTERNAL else None
+    if found is not None:
+        what, used = found
+        if not used:
+            raise MetadataError(f"found {what} of unknown extent at the start of the disk; "
+                                f"meta-data would take all past {usable} kB", EXIT_REFUSED)
+        if used > layout.data_limit:
+            raise MetadataError(f"the {what} ({-(-used // 1024)} kB) would be cut off: "
+                                f"{usable} kB would be left usable", EXIT_REFUSED)
+        return f"{what} of {-(-used // 1024)} kB, which fits in the {usable} kB left usable"
+    if not _area_is_zero(layout, md_fd):
+        where = "at the end of the disk" if layout.placement == md_layout.INTERNAL else \
+            f"in the meta-data area of {layout.md_path}"
+        raise MetadataError(f"data found {where} that the meta-data would overwrite",
+                            EXIT_REFUSED)
+    return "nothing in the way"
 
 
 def _initialize(md_fd: int, layout: Layout, sb: SuperBlock, out) -> None:

@@ -238,7 +238,8 @@ class Resource:
                          meta_index=args.get("meta_index"),
                          al_extents=int(args.get("al_extents") or self.syncer.al_extents),
                          on_io_error=args.get("on_io_error") or "detach",
-                         size=int(args["size"]) if args.get("size") else None)
+                         size=int(args["size"]) if args.get("size") else None,
+                         auto_create_md=bool(args.get("auto_create_md")))
         try:
             wanted = vol.attach(cfg, self.options.get("fencing", "dont-care"))
         except AttachError as e:

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from . import wire
 from .activity_log import EXTENT_BYTES, ActivityLog, extents_of
 from .bitmap import BLOCK, Bitmap
-from .metadata import MdFlag, MetadataError, MetaStore
+from .metadata import (EXIT_NO_MD, EXIT_REFUSED, MdFlag, MetadataError, MetaStore,
+                       auto_create_md)
 from .states import Conn, Disk, Role, State
 from .uuids import GenIds
 
@@ -81,6 +82,7 @@ class DiskConfig:
     al_extents: int = 127
     on_io_error: str = "detach"
     size: int | None = None           # user-requested size in bytes
+    auto_create_md: bool = False      # 0.7: no meta-data yet → create it (if nothing is lost)
 
 
 class Volume:
@@ -157,7 +159,9 @@ class Volume:
         try:
             store = MetaStore.open(cfg.disk, cfg.meta_disk, cfg.meta_index)
         except MetadataError as e:
-            raise AttachError(_attach_error(e), 10) from None
+            if e.code != EXIT_NO_MD or not cfg.auto_create_md:
+                raise AttachError(_attach_error(e), 10) from None
+            store = self._create_md_as_07_did(cfg)
         if cfg.size and cfg.size > store.layout.data_limit:
             store.close()
             raise AttachError("Failure: (111) Low.dev. smaller than requested DRBD-dev. size.",
@@ -187,6 +191,30 @@ class Volume:
         if self.crashed_primary:
             sb.flags |= MdFlag.CRASHED_PRIMARY
         return self.state.with_(disk=disk, pdsk=pdsk)
+
+    def _create_md_as_07_did(self, cfg: DiskConfig) -> MetaStore:
+        """DRBD 0.7 had no create-md: an attach without meta-data wrote them."""
+        try:
+            found = auto_create_md(cfg.disk, cfg.meta_disk, cfg.meta_index, cfg.al_extents)
+        except MetadataError as e:
+            if e.code != EXIT_REFUSED:
+                raise AttachError(_attach_error(e), 10) from None
+            self.log.error("No valid meta-data, and creating it would destroy data: %s",
+                           e.message)
+            raise AttachError(
+                "Failure: (119) No valid meta-data signature found, and creating it now (as "
+                f"DRBD 0.7 did) would destroy data: {e.message}.\nOperation refused.\n\n"
+                "\t==> Check the device, then use "
+                f"'drbdadm create-md {self.res.name}' to initialize meta-data area. <==\n",
+                EXIT_REFUSED) from None
+        self.log.info("Creating state block")
+        self.log.info("new meta-data on %s (%s; found %s); the data counts as inconsistent "
+                      "until a sync", cfg.disk if cfg.meta_disk == "internal" else
+                      cfg.meta_disk, cfg.meta_disk, found)
+        try:
+            return MetaStore.open(cfg.disk, cfg.meta_disk, cfg.meta_index)
+        except MetadataError as e:
+            raise AttachError(_attach_error(e), 10) from None
 
     def attached_log(self) -> None:
         self.log.info("attached to UUIDs %s", self.gen.format())

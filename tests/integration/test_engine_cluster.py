@@ -276,3 +276,44 @@ def test_device_on_the_primary_and_demotion_refused_while_mounted(cluster):
     p.b.run("mkdir -p /mnt/r0 && mount /dev/drbd1 /mnt/r0")
     assert p.b.run("cat /mnt/r0/file").stdout == "hello\n"
     p.b.run("umount /mnt/r0 && drbdadm secondary r0", env=env)
+
+
+CONF_07 = """resource r0 {{
+  protocol C;
+  incon-degr-cmd "true";
+  syncer {{ rate 200M; group 1; }}
+  net {{ ping-int 2; connect-int 2; timeout 15; }}
+  on alpha {{ device /dev/drbd1; disk {da}; address 192.0.2.11:7789; meta-disk internal; }}
+  on beta  {{ device /dev/drbd1; disk {db}; address 192.0.2.12:7789; meta-disk internal; }}
+}}
+"""
+
+
+def test_07_config_needs_no_create_md_and_8x_config_does(cluster):
+    c = cluster("alpha", "beta")
+    a, b = c["alpha"], c["beta"]
+    conf = CONF_07.format(da=a.loop_device("64M"), db=(db := b.loop_device("64M")))
+    a.write_file("/etc/drbd.conf", "global { usage-count no; }\n" + conf)
+    out = drbdadm(a, "up r0", check=False)
+    assert out.returncode == 10, out
+    assert "No valid meta-data signature found" in out.stdout + out.stderr
+    assert "drbdadm create-md" in out.stdout + out.stderr
+    drbdadm(a, "down r0")
+    for node in (a, b):
+        node.write_file("/etc/drbd.conf", conf)
+    # a file system filling beta's disk: creating meta-data would cut it off
+    b.run(["mkfs.ext3", "-q", "-F", db])
+    out = drbdadm(b, "up r0", check=False)
+    assert out.returncode == 40, out
+    assert "'drbdadm create-md r0'" in out.stdout + out.stderr
+    b.run(["e2fsck", "-n", "-f", db])
+    drbdadm(b, "down r0")
+    b.run(["dd", "if=/dev/zero", f"of={db}", "bs=1M", "count=64", "conv=fsync",
+           "status=none"])
+    drbdadm(a, "up r0")
+    drbdadm(b, "up r0")
+    wait_states(a, "Connected", "Inconsistent/Inconsistent")
+    for node in (a, b):
+        assert "drbd1: Creating state block" in log_of(node)
+    drbdadm(a, "-- --do-what-I-say primary r0")
+    wait_states(b, "Connected", "UpToDate/UpToDate")

@@ -191,7 +191,7 @@ def test_up_sends_the_planned_steps(capsys):
     assert attach == {"op": "attach", "v": 1, "resource": "drbd0", "volume": 0, "minor": 1,
                       "device": "/dev/drbd1", "disk": "/dev/sdb1", "meta_disk": "internal",
                       "meta_index": None, "al_extents": 7, "on_io_error": "detach",
-                      "size": None}
+                      "size": None, "auto_create_md": True}
     connect = next(r for r in engine.requests if r["op"] == "connect")
     assert connect["local"] == {"family": "ipv4", "host": "192.168.0.95", "port": 7789}
 
@@ -211,7 +211,10 @@ def test_without_engine(capsys):
 
 
 def test_engine_not_installed(capsys, monkeypatch):
+    import drbd_py.engine
     monkeypatch.setitem(sys.modules, "drbd_py.engine.client", None)
+    # once imported by an earlier test, the package attribute would answer the import
+    monkeypatch.delattr(drbd_py.engine, "client", raising=False)
     assert drbdadm(capsys, "-c", CLASSIC, "primary", "drbd0")[0::2] == (
         20, "drbdadm: the replication engine is not installed "
             "(drbd_py.engine.client is missing)\n")
