@@ -147,7 +147,7 @@ def record(section, results, labels, why) -> None:
             if name == "drbd_C":
                 f.target = Target("ratio_min", 0.7)
         f = section.figure(f"blockio.{jname}.nbdkit_vs_loop.{attr}",
-                           f"{jobs[jname].label}: nbdkit chain (2nd row ref: kernel loop)", unit,
+                           f"{jobs[jname].label}: reference check, nbdkit chain (in the ours column) vs kernel loop", unit,
                            ref_label="kernel loop", better="higher")
         f.ours, f.reference = values(results, jname, "nbdkit", attr), values(results, jname, "loop", attr)
         f.why_not_ours, f.why_not_ref = why.get("nbdkit", ""), why.get("loop", "")

@@ -154,24 +154,47 @@ def describe_processes(section, clusters) -> None:
                                  + ("; ".join(procs) or "no daemon processes"))
 
 
+def memory_split(pid: int) -> str:
+    """RSS of `pid` split into anonymous memory (the heap: Python objects) and
+    file-backed pages (the interpreter, shared libraries, .pyc files)."""
+    fields = {}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                name, _, rest = line.partition(":")
+                if rest.strip().endswith("kB"):
+                    fields[name] = int(rest.split()[0]) / 1024
+    except OSError:
+        return "smaps_rollup not readable"
+    rss, anon = fields.get("Rss", 0), fields.get("Anonymous", 0)
+    return (f"RSS {rss:.1f} MiB = anonymous {anon:.1f} MiB (heap, Python objects) + "
+            f"file-backed {rss - anon:.1f} MiB (interpreter, libraries, modules); "
+            f"PSS {fields.get('Pss', 0):.1f} MiB")
+
+
 def profile_misses(ctx, section, clusters, wakeups) -> None:
     if OURS.name not in clusters:
         return
     c = clusters[OURS.name]
     for f in section.figures:
         v = f.verdict()
-        if v is None or v[0] or ".cpu." not in f.key:
+        if v is None or v[0]:
             continue
-        fam, node = f.key.split(".")[1], f.key.split(".")[3]
+        fam, metric, node = f.key.split(".")[1:4]
         pids = daemon_pids(c[node], "heartbeat" if fam == "hb" else "drbd")
         if not pids:
             continue
-        secs = ctx.pick(10, 3)
-        text = profile.profile_during({f"our {fam} daemon on {node}": pids[0]}, secs,
-                                      lambda: time.sleep(secs))
+        if metric == "rss":
+            section.profiles.append(f"**Where the memory goes: {f.label}** (target missed: "
+                                    f"{v[1]})\n\n" + "; ".join(memory_split(p) for p in pids))
+            continue
+        secs = ctx.pick(20, 3)
+        sampler = profile.Sampler({f"our {fam} daemon on {node}": pids[0]}, secs, rate=1000)
+        text = sampler.finish()
         ours_w = statistics.median(wakeups.get((fam, node, "ours")) or [0])
         ref_w = statistics.median(wakeups.get(("hb", node, "ref")) or [0])
         section.profiles.append(f"**Where the time goes: {f.label}** (target missed: {v[1]})"
                                 f"\n\nIdle CPU is mostly the cost of waking up: ours is "
                                 f"scheduled {ours_w:.1f} times a second, the real heartbeat's "
-                                f"processes {ref_w:.1f} times. What it does when awake:\n\n{text}")
+                                f"processes {ref_w:.1f} times. What it does when awake "
+                                f"(py-spy, {secs} s at 1000 Hz):\n\n{text}")

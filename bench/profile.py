@@ -43,8 +43,12 @@ def frame_name(frame: str) -> str:
     return f"{name} ({short})"
 
 
-def summarise(stacks: dict, top: int = 12) -> str:
-    """Markdown: the functions most samples were in (self) and under (total)."""
+WAITING = ("EpollSelector.select", "select (selectors", "_run_once (asyncio")
+
+
+def summarise(stacks: dict, top: int = 8) -> str:
+    """Markdown: one line naming where most busy samples were, then the functions most
+    samples were in (self) and under (total)."""
     total = sum(stacks.values())
     if not total:
         return "no samples (the process was idle or gone)"
@@ -58,7 +62,11 @@ def summarise(stacks: dict, top: int = 12) -> str:
         own[frames[-1]] += count
         for f in set(frames):
             under[f] += count
-    lines = [f"{total} samples. Self time (top {top}):", "",
+    busy = [(f, n) for f, n in own.most_common() if not f.startswith(WAITING)]
+    headline = ", ".join(f"`{f.split(' (')[0]}` {100 * n / total:.0f} %" for f, n in busy[:3])
+    waiting = sum(n for f, n in own.items() if f.startswith(WAITING))
+    lines = [f"{total} samples; in the event loop's wait {100 * waiting / total:.0f} %; "
+             f"most self time in {headline or '-'}.", "", f"Self time (top {top}):", "",
              "| function | self % | total % |", "|---|---|---|"]
     for f, n in own.most_common(top):
         lines.append(f"| `{f}` | {100 * n / total:.1f} | {100 * under[f] / total:.1f} |")
@@ -103,15 +111,15 @@ def describe(pid: int) -> str:
 class Sampler:
     """py-spy on some pids in the background: start now, finish() for the summary."""
 
-    def __init__(self, targets: dict[str, int], seconds: float):
+    def __init__(self, targets: dict[str, int], seconds: float, rate: int = 250):
         import threading
-        self.results, self.seconds = {}, seconds
+        self.results, self.seconds, self.rate = {}, seconds, rate
         self.threads = [threading.Thread(target=self._one, args=item) for item in targets.items()]
         for t in self.threads:
             t.start()
 
     def _one(self, label, pid):
-        self.results[label] = record(pid, self.seconds)
+        self.results[label] = record(pid, self.seconds, self.rate)
 
     def finish(self) -> str:
         for t in self.threads:

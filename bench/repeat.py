@@ -43,8 +43,14 @@ def order(names: list[str], round_no: int) -> list[str]:
 
 
 def one_line(exc: BaseException) -> str:
+    """The exception in one line; a failed command (CommandFailed) with its last line
+    of stderr, which says why."""
     text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+    line = f"{type(exc).__name__}: {text[0] if text else ''}"
+    err = [x for x in (getattr(exc, "stderr", None) or "").strip().splitlines() if x.strip()]
+    if err:
+        line += f" ({err[-1].strip()})"
+    return line[:300]
 
 
 def interleave(contenders: dict[str, Callable[[int], object]], runs: int, budget: Budget,
