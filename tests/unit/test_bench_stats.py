@@ -9,7 +9,8 @@ from bench import report
 from bench.figures import Figure, Section, Target
 from bench.font import GLYPH_H, GLYPH_W, glyph
 from bench.png import Canvas
-from bench.repeat import Budget, interleave, order
+from bench.profile import summarise
+from bench.repeat import Budget, interleave, one_line, order
 from bench.stats import percentile, ratio, summarize
 
 
@@ -143,3 +144,25 @@ def test_png_is_a_valid_rgb_image_with_what_was_drawn():
     row1 = raw[22:44]
     assert row1[0] == 0 and row1[1 + 3:1 + 9] == b"\xff\x00\x00" * 2
     assert row1[1:4] == b"\xff\xff\xff"
+
+
+def test_one_line_keeps_the_last_stderr_line_of_a_failed_command():
+    class CommandFailed(Exception):
+        stderr = "starting engine\ndrbdadm: engine did not answer\n"
+    line = one_line(CommandFailed("alpha: drbdadm up all: exit 20\nstdout: \nstderr: ..."))
+    assert line == ("CommandFailed: alpha: drbdadm up all: exit 20 "
+                    "(drbdadm: engine did not answer)")
+
+
+def test_profile_summary_names_where_the_busy_samples_were():
+    stacks = {
+        "process 1:x;main (x.py:1);BaseEventLoop._run_once (asyncio/base_events.py:9);"
+        "EpollSelector.select (selectors.py:468)": 60,
+        "process 1:x;main (x.py:1);Channel._flush (drbd_py/engine/channel.py:70)": 30,
+        "process 1:x;main (x.py:1);Volume._pwrite (drbd_py/engine/volume.py:12)": 10,
+    }
+    text = summarise(stacks, top=3)
+    assert text.splitlines()[0] == ("100 samples; in the event loop's wait 60 %; most self "
+                                    "time in `Channel._flush` 30 %, `Volume._pwrite` 10 %.")
+    assert "| `Channel._flush (engine/channel.py)` | 30.0 | 30.0 |" in text
+    assert summarise({}) == "no samples (the process was idle or gone)"
