@@ -43,6 +43,19 @@ def _legend(c: Canvas, x: int, y: int, names: list[str]) -> None:
         x += 22 + c.text(x + 20, y + 2, name) + 18
 
 
+def _wrap_legend(names: list[str], width: int) -> list[list[str]]:
+    """Legend entries in lines no wider than `width` pixels."""
+    lines, line, used = [], [], 0
+    for name in names:
+        need = 40 + Canvas.text_width(name)
+        if line and used + need > width:
+            lines.append(line)
+            line, used = [], 0
+        line.append(name)
+        used += need
+    return lines + ([line] if line else [])
+
+
 def timeline(path, title: str, phases: list[str], rows: list[tuple], unit: str = "s") -> None:
     """rows: (label, [duration of each phase, None if not reached], (min total, max total) or
     None, note).  Phases are stacked left to right from the kill at 0."""
@@ -91,8 +104,10 @@ def grouped_bars(path, title: str, groups: list[str], series: list[tuple], ylabe
     n = max(len(series), 1)
     bar_w = max(8, min(30, 560 // (len(groups) * n)))
     group_w = bar_w * n + 24
-    width = max(left + len(groups) * group_w + 40, 760)
-    height = 70 + plot_h + 110
+    names = [s[0] for s in series]
+    width = max(left + len(groups) * group_w + 40, 760, Canvas.text_width(title) + 40)
+    lines = _wrap_legend(names, width - left - 20)
+    height = 70 + plot_h + 50 + 22 * len(lines)
     c = Canvas(width, height)
     c.text(width // 2, 10, title, anchor="center")
     top = max([hi for s in series for r in s[2] if r for hi in (r[1],)]
@@ -122,13 +137,11 @@ def grouped_bars(path, title: str, groups: list[str], series: list[tuple], ylabe
                 c.hline(mid - 3, mid + 3, y_base - r[0] * scale, AXIS, 2)
         c.text(gx + (bar_w * n) // 2, y_base + 8, name, AXIS, anchor="center")
     c.hline(left, width - 20, y_base, AXIS, 2)
-    # Legend on two lines if needed.
-    names = [s[0] for s in series]
-    per_line = 3
-    for line in range(0, len(names), per_line):
-        y = y_base + 36 + (line // per_line) * 22
-        x = left
-        for k in range(line, min(line + per_line, len(names))):
+    k = 0
+    for n, line in enumerate(lines):
+        x, y = left, y_base + 36 + n * 22
+        for name in line:
             c.rect(x, y + 2, x + 14, y + 14, PALETTE[k % len(PALETTE)])
-            x += 22 + c.text(x + 20, y + 2, names[k]) + 18
+            x += 22 + c.text(x + 20, y + 2, name) + 18
+            k += 1
     c.save(path)
