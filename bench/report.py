@@ -75,14 +75,6 @@ def render(machine: dict, sections: list[Section], header_note: str = "") -> str
     out += ["## Machine", ""]
     out += [f"- {k}: {v}" for k, v in machine.items()]
     out += [""]
-    out += ["## All figures", ""]
-    for s in sections:
-        out += [f"### {s.title}", ""]
-        stamp = f"taken {s.taken} UTC in {s.seconds:.0f} s" + (" (BENCH_QUICK: smoke run, "
-                                                              "fewer and shorter runs)" if s.quick else "")
-        out += [f"_{stamp}_", ""]
-        if s.figures:
-            out += table_rows(s.figures) + [""]
     out += ["## Targets", ""]
     verdicts = [f.verdict() for s in sections for f in s.figures if f.target is not None]
     met = sum(1 for v in verdicts if v and v[0])
@@ -105,8 +97,16 @@ def render(machine: dict, sections: list[Section], header_note: str = "") -> str
     if not any_target:
         out.append("- none judged yet")
     out += [""]
+    out += ["## All figures", ""]
     for s in sections:
-        out += [f"## {s.title}", ""]
+        out += [f"### {s.title}", ""]
+        stamp = f"taken {s.taken} UTC in {s.seconds:.0f} s" + (" (BENCH_QUICK: smoke run, "
+                                                              "fewer and shorter runs)" if s.quick else "")
+        out += [f"_{stamp}_", ""]
+        if s.figures:
+            out += table_rows(s.figures) + [""]
+    for s in sections:
+        out += [f"## {s.title}: method, plots, notes", ""]
         if s.method:
             out += [s.method.strip(), ""]
         for p in s.plots:
