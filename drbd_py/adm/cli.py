@@ -13,6 +13,7 @@ Backend (drbdsetup) options are written as 0.7 and 8.x admins wrote them, after
   drbdadm -- --overwrite-data-of-peer primary r0 (8.0-8.3)
   drbdadm primary --force r0                    (8.4)
   drbdadm -- --discard-my-data connect r0
+  drbdadm -- --size=40G resize r0
 RESOURCE is `all`, a resource name, or RESOURCE/VOLUME.
 
 Options:
@@ -36,6 +37,8 @@ Commands:
 """
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from dataclasses import dataclass, field
 
@@ -47,6 +50,7 @@ from ..config.errors import ConfigError, ConfigMissing
 from ..config.hostmatch import LocalView, Placement
 from ..config.loader import load_config
 from ..config.model import Config, Volume
+from ..config.units import parse_size
 from . import shinfo, status_view
 from .errors import AdmError, EngineNotRunning, ExecError, UsageError
 from .executor import Engine, run_meta
@@ -75,7 +79,11 @@ GENERAL_FLAGS = {"-d", "--dry-run", "-v", "--verbose", "-S", "--stacked", "-h", 
 GENERAL_VALUES = {"-c", "--config-file", "-t", "--config-to-test", "-s", "--drbdsetup", "-m",
                   "--drbdmeta", "-n", "--sh-varname", "-P", "--peer"}
 FORCE_OPTIONS = {"--force", "-f", "--overwrite-data-of-peer", "-o", "--do-what-I-say"}
+# 8.3 listed --force/-f among drbdadm's own options; 8.4 passes a leading --force on.
+FORCE_BEFORE_COMMAND = {"--force", "-f"}
 DISCARD_OPTIONS = {"--discard-my-data"}
+SIZE_OPTION = "--size"  # drbdadm -- --size=40G resize r0 (8.x user guides)
+ANSWERS_ALONE = {"-h": "help", "--help": "help", "-V": "version", "--version": "version"}
 
 
 @dataclass
@@ -92,17 +100,42 @@ def _is_general(arg: str) -> bool:
         len(arg) > 2 and arg[:2] in GENERAL_VALUES and not arg.startswith("--"))
 
 
+def _unrecognized(option: str) -> UsageError:
+    return UsageError(f"{PROG}: unrecognized option '{option}'\ntry '{PROG} help'", EXIT_USAGE)
+
+
+def _size(text: str) -> int:
+    # drbdsetup's --size, like drbd.conf's disk size, counts sectors unless a unit is given
+    size = parse_size(text, "s")
+    if size is None:
+        raise UsageError(f"{PROG}: --size: '{text}' is not a valid size ([0-9]+[KMGs]?)",
+                         EXIT_USAGE)
+    return size
+
+
 def _backend(options: list[str], command: str) -> Command:
     result = Command()
     for option in options:
+        name, _, value = option.partition("=")
         if option in FORCE_OPTIONS:
             result.force = True
         elif option in DISCARD_OPTIONS:
             result.discard_my_data = True
+        elif name == SIZE_OPTION and command == "resize":
+            result.size = _size(value)
         else:
-            raise UsageError(f"{PROG}: unrecognized option '{option}' for '{command}'\n"
-                             f"try '{PROG} help'", EXIT_USAGE)
+            raise _unrecognized(name)
     return result
+
+
+def _answers_alone(general: list[str]) -> str | None:
+    """'help' or 'version' when -h/-V is among drbdadm's own options (values skipped)."""
+    i = 0
+    while i < len(general):
+        if general[i] in ANSWERS_ALONE:
+            return ANSWERS_ALONE[general[i]]
+        i += 2 if general[i] in GENERAL_VALUES else 1
+    return None
 
 
 def parse_argv(argv: list[str]) -> Invocation:
@@ -124,24 +157,27 @@ def parse_argv(argv: list[str]) -> Invocation:
                 if arg in GENERAL_VALUES and i < len(argv):
                     general.append(argv[i])
                     i += 1
-            elif after_dashes or words:
+            elif after_dashes or words or arg in FORCE_BEFORE_COMMAND:
+                if arg == SIZE_OPTION and i < len(argv):
+                    arg = f"{arg}={argv[i]}"
+                    i += 1
                 backend.append(arg)
             else:
-                raise UsageError(f"{PROG}: unrecognized option '{arg}'\ntry '{PROG} help'",
-                                 EXIT_USAGE)
+                raise _unrecognized(arg)
         elif after_dashes and not words and arg.replace("_", "-") not in COMMANDS:
             backend.append(arg)  # the value of a backend option, e.g. -- --size 10G resize
         else:
             words.append(arg)
+    alone = _answers_alone(general)
+    if alone:
+        return Invocation({}, alone, [])
     try:
         options = docopt(__doc__, argv=general + ["--"] + words if words else general,
                          default_help=False, version=None)
     except DocoptExit:
-        if not words and not any(o in general for o in ("-h", "--help", "-V", "--version")):
+        if not words:
             raise UsageError(f"{SYNOPSIS}\n\nNo command specified", EXIT_USAGE) from None
         raise UsageError(f"{PROG}: bad usage\ntry '{PROG} help'", EXIT_USAGE) from None
-    if options["--help"] or options["--version"]:
-        return Invocation(options, "help" if options["--help"] else "version", [])
     command = options["COMMAND"]
     if command.replace("_", "-") in COMMANDS:
         command = command.replace("_", "-")  # 0.7 wrote wait_con_int, invalidate_remote
@@ -158,9 +194,9 @@ def resolve(config: Config, view: LocalView, targets: list[str], peer: str | Non
             ) -> list[tuple[Placement, list[Volume]]]:
     """The resources (and volumes) the command names, as seen from this host."""
     chosen: list[tuple[Placement, list[Volume]]] = []
+    if not config.resources:
+        raise UsageError("no resources defined!", EXIT_NOT_DEFINED)
     if targets == ["all"] or not targets:
-        if not config.resources:
-            raise UsageError("no resources defined!", EXIT_NOT_DEFINED)
         places = view.mine(config)
         chosen = [(p, list(p.me.volumes.values())) for p in places]
     else:
@@ -319,6 +355,11 @@ def main(argv: list[str] | None = None, view: LocalView | None = None,
         return err.code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (drbdadm help | head -1): end quietly, with the status a
+        # shell shows for the C drbdadm killed by SIGPIPE, and no flush error at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

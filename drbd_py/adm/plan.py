@@ -85,6 +85,7 @@ class Command:
     """What the command line asked for, beyond the resource names."""
     force: bool = False  # primary --force / --overwrite-data-of-peer / --do-what-I-say
     discard_my_data: bool = False
+    size: int | None = None  # resize --size, in bytes
 
 
 def new_resource(place: Placement) -> Step:
@@ -193,8 +194,8 @@ def plan(command_name: str, place: Placement, volumes: list[Volume],
                         "resume-sync", "verify"):
         return _volume_steps(command_name, place, volumes)
     if command_name == "resize":
-        return [Step("resize", name, {"volume": v.number,
-                                      "size": volume_disk_options(place.resource, v).size})
+        return [Step("resize", name, {"volume": v.number, "size": command.size if command.size
+                                      is not None else volume_disk_options(place.resource, v).size})
                 for v in volumes]
     if command_name in ("wait-connect", "wait-con-int"):
         return [wait_connect(place)]

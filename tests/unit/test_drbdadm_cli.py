@@ -98,8 +98,13 @@ def test_volumes_and_resource_slash_volume(capsys):
     (["-c", "/nonexistent.conf", "up", "all"], 20, "Can not open '/nonexistent.conf'.\n"),
     (["-c", CLASSIC, "-d", "up", "r0"], 1, "'r0' not defined in your config (for this host).\n"),
     (["-c", CLASSIC, "-d", "primary", "--frob", "drbd0"], 1,
-     "drbdadm: unrecognized option '--frob' for 'primary'\ntry 'drbdadm help'\n"),
+     "drbdadm: unrecognized option '--frob'\ntry 'drbdadm help'\n"),
     (["--frob", "up", "all"], 1, "drbdadm: unrecognized option '--frob'\ntry 'drbdadm help'\n"),
+    (["-c", CLASSIC, "-d", "--", "--size=10G", "primary", "drbd0"], 1,
+     "drbdadm: unrecognized option '--size'\ntry 'drbdadm help'\n"),
+    (["-c", CLASSIC, "-d", "--", "--size", "ten", "resize", "drbd0"], 1,
+     "drbdadm: --size: 'ten' is not a valid size ([0-9]+[KMGs]?)\n"),
+    (["-c", os.devnull, "-d", "up", "r0"], 1, "no resources defined!\n"),
     (["-c", CLASSIC, "up"], 1, "USAGE: drbdadm up [OPTION...] {all|RESOURCE...}\n\n"
      "No resource names specified\n"),
 ])
@@ -260,6 +265,9 @@ def test_meta_data_commands_on_a_file_backed_disk(capsys, tmp_path):
                     f"meta-disk internal; }}\n}}\n")
     assert drbdadm(capsys, "-c", str(conf), "-d", "create-md", "r0", host="a")[1] == (
         f"create-md r0/0 disk={disk} meta_disk=internal force=no al_extents=1237\n")
+    with open(disk, "rb") as image:  # -d wrote nothing: the internal meta-data area is blank
+        image.seek(-(1 << 20), os.SEEK_END)
+        assert image.read() == bytes(1 << 20)
     code, out, _ = drbdadm(capsys, "-c", str(conf), "create-md", "r0", host="a")
     assert code == 0 and "successfully created" in out
     code, out, _ = drbdadm(capsys, "-c", str(conf), "dump-md", "r0", host="a")
@@ -315,6 +323,47 @@ def test_sh_b_pri_promotes_where_become_primary_on_names_us(capsys):
     ("wait-con-int", "wait-connect"),
 ])
 def test_every_command_plans_under_dry_run(capsys, command, first_op):
-    code, out, err = drbdadm(capsys, "-c", CLASSIC, "-d", command, "drbd0")
+    engine = StandInEngine()
+    code, out, err = drbdadm(capsys, "-c", CLASSIC, "-d", command, "drbd0", engine=engine)
     assert (code, err) == (0, "")
+    assert engine.requests == []  # -d changes nothing: the engine hears nothing
     assert out.split()[:2] in ([first_op, "drbd0"], [first_op, "drbd0/0"])
+
+
+@pytest.mark.parametrize("argv", [
+    ["--force", "primary", "drbd0"],  # 8.3 listed --force among drbdadm's own options
+    ["-f", "primary", "drbd0"],
+])
+def test_force_before_the_command(capsys, argv):
+    assert drbdadm(capsys, "-c", CLASSIC, "-d", *argv)[:2] == (0, "primary drbd0 force=yes\n")
+
+
+@pytest.mark.parametrize("argv, size", [
+    (["--", "--size=40G", "resize", "drbd0"], 40 << 30),  # the 8.x user guides' shrink
+    (["--", "--size", "100M", "resize", "drbd0"], 100 << 20),
+    (["resize", "--size=2048", "drbd0"], 2048 * 512),  # no unit: sectors, as drbdsetup
+    (["resize", "drbd0"], None),
+])
+def test_resize_size(capsys, argv, size):
+    engine = StandInEngine()
+    assert drbdadm(capsys, "-c", CLASSIC, *argv, engine=engine)[0::2] == (0, "")
+    (request,) = [r for r in engine.requests if r["op"] == "resize"]
+    assert request["size"] == size
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["-c", CLASSIC, "--version"], ["-d", "-V"]])
+def test_version_among_other_options(capsys, argv):
+    code, out, err = drbdadm(capsys, *argv)
+    assert (code, err) == (0, "") and out.startswith("DRBDADM_VERSION=")
+
+
+def test_a_reader_that_goes_away_is_no_traceback():
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `drbdadm help | head -0`: the first write finds no reader
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", "import sys; from drbd_py.adm.cli import main; sys.exit(main())",
+             "help"], stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=30, cwd=ROOT)
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (141, "")

@@ -111,6 +111,8 @@ def normalized(text):
     (BROKEN, ["dump"], 10),
     (GOOD, ["-d", "up", "r9"], 1),
     (GOOD, ["frobnicate", "r0"], 1),
+    (GOOD, ["-d", "primary", "--frob", "r0"], 1),
+    ("", ["-d", "up", "r0"], 1),
     (None, ["dump"], 20),
 ])
 def test_exit_codes_and_messages_match_drbdadm_84(tmp_path, text, args, code):
@@ -124,3 +126,14 @@ def test_exit_codes_and_messages_match_drbdadm_84(tmp_path, text, args, code):
          "-c", str(conf)] + args))
     assert theirs.returncode == ours.returncode == code
     assert normalized(ours.stderr) == normalized(theirs.stderr)
+
+
+def test_classic_07_file_that_drbd_utils_rejects_is_read_here():
+    classic = os.path.abspath(os.path.join(DATA, "v07", "classic.conf"))
+    for reference in ("drbdadm-83", "drbdadm-84"):
+        theirs = in_namespace("debian-420", [], f"/lib/drbd/{reference} -c {classic} dump")
+        assert theirs.returncode == 10 and "but got 'incon-degr-cmd'" in theirs.stderr
+    ours = in_namespace("debian-420", [], shlex.join(
+        [sys.executable, "-c", "import sys; from drbd_py.adm.cli import main; sys.exit(main())",
+         "-c", classic, "sh-ll-dev", "drbd0"]))
+    assert (ours.returncode, ours.stdout, ours.stderr) == (0, "/dev/sdb1\n", "")
