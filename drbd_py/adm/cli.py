@@ -25,7 +25,7 @@ Options:
   -m CMD, --drbdmeta=CMD        Accepted for compatibility; meta-data is handled here.
   -n VAR, --sh-varname=VAR      Accepted for compatibility.
   -P PEER, --peer=PEER          The peer host section to use when there are several.
-  -S, --stacked                 Stacked resources (not supported).
+  -S, --stacked                 Stacked resources (none can be configured here).
   -h, --help                    Show this text.
   -V, --version                 Show the version.
 
@@ -299,8 +299,6 @@ def run(argv: list[str], view: LocalView | None = None, engine: Engine | None = 
     if inv.command == "hidden-commands":
         _print(_hidden_commands())
         return 0
-    if inv.options["--stacked"]:
-        raise UsageError(f"{PROG}: stacked resources are not supported", EXIT_USAGE)
     path = inv.options["--config-to-test"] or inv.options["--config-file"]
     config = load_config(path)
     view = view or LocalView()
@@ -310,6 +308,8 @@ def run(argv: list[str], view: LocalView | None = None, engine: Engine | None = 
     if inv.command in ("dump", "sh-nop", "sh-mod-parms"):
         return _from_config_alone(inv, config, view)
     chosen = resolve(config, view, inv.targets, inv.options["--peer"])
+    if inv.options["--stacked"]:
+        return _stacked(inv, chosen, view)
     if inv.command in shinfo.COMMANDS and inv.command != "sh-b-pri":
         _print(shinfo.resource_lines(inv.command, chosen))
         return 0
@@ -327,6 +327,19 @@ def run(argv: list[str], view: LocalView | None = None, engine: Engine | None = 
     if command in STATUS_COMMANDS:
         return _status_commands(inv, chosen, engine)
     return _execute(inv, steps, engine)
+
+
+def _stacked(inv: Invocation, chosen, view: LocalView) -> int:
+    """-S: no configuration here has stacked resources (they are refused), so drbdadm's
+    answers for a file without any are the whole story."""
+    if inv.command == "sh-resources":
+        return 0
+    if not inv.targets or inv.targets == ["all"]:
+        raise UsageError(f"WARN: nothing stacked for this host ({view.hostname}), "
+                         "nothing to do in stacked mode!", EXIT_USAGE)
+    name = chosen[0][0].resource.name
+    raise UsageError(f"'{name}' is a normal resource, and not available in stacked mode.",
+                     EXIT_USAGE)
 
 
 def _from_config_alone(inv: Invocation, config: Config, view: LocalView) -> int:

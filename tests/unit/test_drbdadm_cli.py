@@ -367,3 +367,11 @@ def test_a_reader_that_goes_away_is_no_traceback():
     finally:
         os.close(write_end)
     assert (done.returncode, done.stderr) == (141, "")
+
+
+def test_stacked_mode_finds_nothing_stacked(capsys):
+    assert drbdadm(capsys, "-c", CLASSIC, "-S", "-d", "up", "all")[0::2] == (
+        1, "WARN: nothing stacked for this host (debian-420), nothing to do in stacked mode!\n")
+    assert drbdadm(capsys, "-c", CLASSIC, "-S", "-d", "up", "drbd0")[0::2] == (
+        1, "'drbd0' is a normal resource, and not available in stacked mode.\n")
+    assert drbdadm(capsys, "-c", CLASSIC, "-S", "sh-resources") == (0, "", "")

@@ -113,6 +113,8 @@ def normalized(text):
     (GOOD, ["frobnicate", "r0"], 1),
     (GOOD, ["-d", "primary", "--frob", "r0"], 1),
     ("", ["-d", "up", "r0"], 1),
+    (GOOD, ["-S", "-d", "up", "all"], 1),
+    (GOOD, ["-S", "-d", "primary", "r0"], 1),
     (None, ["dump"], 20),
 ])
 def test_exit_codes_and_messages_match_drbdadm_84(tmp_path, text, args, code):
