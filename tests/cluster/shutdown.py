@@ -8,7 +8,8 @@ from . import procs, storage
 
 
 def owned_loops(nodes, root, errors):
-    """Loop devices whose backing file is in the nodes' own mounts or under `root`.
+    """{loop device: attachment} for the loops over a file in the nodes' own
+    mounts or under `root`.
 
     Call both before and after the processes stop: a loop over a FUSE file
     cannot be traced once the FUSE daemon is dead (stat fails), and one made
@@ -21,8 +22,8 @@ def owned_loops(nodes, root, errors):
             devs |= storage.private_devs(n.holder.pid)
         except OSError as exc:
             errors.append(f"{n.name}: mount table: {exc}")
-    return set(storage.owned_loops(devs, storage.files_under(root), (f"{root}/",),
-                                   [n.holder.pid for n in live]))
+    return storage.owned_loops(devs, storage.files_under(root), (f"{root}/",),
+                               [n.holder.pid for n in live])
 
 
 def stop_processes(nodes, grace, rounds=3):
@@ -63,12 +64,13 @@ def power_off(nodes, root, grace, keep_loops=()):
             errors.append(f"{what}: {exc!r}")
             return None
 
-    loops = step("finding loops", owned_loops, nodes, root, errors) or set()
+    loops = step("finding loops", owned_loops, nodes, root, errors) or {}
     errors += step("stopping processes", stop_processes, nodes, grace) or []
-    loops |= step("finding loops", owned_loops, nodes, root, errors) or set()
+    loops.update(step("finding loops", owned_loops, nodes, root, errors) or {})
     for n in nodes:
         step(f"{n.name}: holder", n.stop_holder)
-    stuck = step("detaching loops", storage.detach_loops, sorted(loops - set(keep_loops)))
+    mine = {loop: which for loop, which in loops.items() if loop not in keep_loops}
+    stuck = step("detaching loops", storage.detach_loops, mine)
     if stuck:
         errors.append(f"loop devices still attached: {' '.join(stuck)}")
     return errors

@@ -86,10 +86,11 @@ def on_dead_fuse(holder_pids, back_file):
 
 
 def owned_loops(devs, files, back_prefixes=(), holder_pids=()):
-    """Loop devices whose backing file is on one of `devs`, is one of `files`
-    ((dev, inode) pairs), whose path (as the host sees it) starts with one
-    of `back_prefixes`, or that sit on a dead FUSE mount of a node."""
-    owned = []
+    """{loop device: attachment} (see attachment()) for the loops whose
+    backing file is on one of `devs`, is one of `files` ((dev, inode) pairs),
+    whose path (as the host sees it) starts with one of `back_prefixes`, or
+    that sit on a dead FUSE mount of a node."""
+    owned = {}
     for loop in list_loops():
         back = loop.get("back-file") or ""
         try:
@@ -99,7 +100,9 @@ def owned_loops(devs, files, back_prefixes=(), holder_pids=()):
             dev = ino = None
         if (dev in devs or (dev, ino) in files or any(back.startswith(p) for p in back_prefixes)
                 or (dev is None and back and on_dead_fuse(holder_pids, back))):
-            owned.append(loop["name"])
+            current = attachment(loop["name"])
+            if current is not None:
+                owned[loop["name"]] = current
     return owned
 
 
@@ -110,24 +113,43 @@ def make_loop(backing, size):
     return host_run(["losetup", "--find", "--show", backing]).stdout.strip()
 
 
-def _attached(loop):
-    return os.path.exists(f"/sys/block/{os.path.basename(loop)}/loop/backing_file")
+def attachment(loop):
+    """Which attachment of `loop` this is, None when it is detached.
+
+    Once detached, a device name may go to another test run at once: the
+    kernel's disk sequence number, which every attach and detach of a loop
+    raises, tells ours from theirs.  (Without it, before Linux 5.15, the
+    backing file's name has to do.)"""
+    sysfs = f"/sys/block/{os.path.basename(loop)}"
+    try:
+        with open(f"{sysfs}/loop/backing_file") as f:
+            backing = f.read().rstrip("\n")
+    except OSError:
+        return None
+    try:
+        with open(f"{sysfs}/diskseq") as f:
+            return f"diskseq {f.read().strip()}"
+    except OSError:
+        return backing
 
 
 def detach_loops(loops, timeout=5.0):
-    """Detach `loops`, retrying: a loop still mounted in a dying mount
-    namespace is only marked for auto-clear and goes a moment later.
-    Returns the loops still attached at the deadline."""
+    """Detach `loops` ({device: attachment}, as owned_loops gives them),
+    retrying: a loop still mounted in a dying mount namespace is only marked
+    for auto-clear and goes a moment later.  A device attached anew meanwhile
+    is another run's and is left alone.  Returns the loops of ours still
+    attached at the deadline."""
     deadline = time.monotonic() + timeout
-    left = list(loops)
+    left = dict(loops)
     while left:
-        for loop in left:
-            host_run(["losetup", "-d", loop], check=False)
-        left = [loop for loop in left if _attached(loop)]
+        for loop, which in left.items():
+            if attachment(loop) == which:
+                host_run(["losetup", "-d", loop], check=False)
+        left = {loop: which for loop, which in left.items() if attachment(loop) == which}
         if not left or time.monotonic() >= deadline:
             break
         time.sleep(0.1)
-    return left
+    return sorted(left)
 
 
 def parse_size(size):

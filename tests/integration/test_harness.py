@@ -13,6 +13,7 @@ import pytest
 from tests.cluster import ClusterError, CommandFailed, WaitTimeout, wait_until
 from tests.cluster.procs import is_alive, netns_inode, pids_in_netns
 from tests.cluster.run import dead_runs, namespaces_of, sweep
+from tests.cluster.storage import attachment
 
 # A UDP listener in the style of heartbeat's bcast medium (port 694),
 # printing every datagram it gets.
@@ -39,9 +40,10 @@ def host_mounts():
         return f.read()
 
 
-def attached_loops():
-    out = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
-    return {line.split(":")[0] for line in out.splitlines()}
+def attachments(*loops):
+    """Each loop's current attachment: other test runs on this machine may
+    take a device name the moment it is free, so names alone prove nothing."""
+    return [attachment(loop) for loop in loops]
 
 
 def test_wait_until_returns_the_value_or_says_what_it_waited_for():
@@ -236,6 +238,8 @@ def test_teardown_leaves_no_process_namespace_mount_or_loop(cluster):
     wait_until(lambda: beta.exists("/run/nbd/disk"), 10, ignore=(OSError,))
     fuse_loop = beta.run("losetup -f --show /run/nbd/disk").stdout.strip()
     wait_until(lambda: len(beta.pids("sleep")) >= 2, 5)
+    ours = attachments(loop, fuse_loop)
+    assert None not in ours
     pids = alpha.pids() + beta.pids() + [alpha.holder.pid, beta.holder.pid]
     namespaces = [alpha.netns, beta.netns, c.bridge_ns]
 
@@ -247,7 +251,7 @@ def test_teardown_leaves_no_process_namespace_mount_or_loop(cluster):
     assert not [ns for ns in namespaces if ns in listed]
     assert not [p for p in pids if os.path.exists(f"/proc/{p}") and
                 open(f"/proc/{p}/stat").read().split(") ")[1][0] != "Z"]
-    assert not {loop, fuse_loop} & attached_loops()
+    assert not set(ours) & set(attachments(loop, fuse_loop))
     assert str(c.root) not in host_mounts() and not c.root.exists()
     c.teardown()  # twice is harmless
 
@@ -273,13 +277,14 @@ def test_sweep_removes_what_a_run_left(tmp_path):
         loop = child.stdout.readline().strip()
         base = next(tmp_path.glob(f"hbt{child.pid}-*"))
         namespaces = namespaces_of(child.pid)
-        assert len(namespaces) == 2 and loop in attached_loops()
+        ours = attachment(loop)
+        assert len(namespaces) == 2 and ours is not None
         left = [p for ns in namespaces for p in pids_in_netns(netns_inode(f"/run/netns/{ns}"))]
         assert len(left) >= 2  # the holder and the sleeper
 
         assert sweep(child.pid, base) == []
         assert namespaces_of(child.pid) == []
-        assert loop not in attached_loops() and not base.exists()
+        assert attachment(loop) != ours and not base.exists()
         assert not [p for p in left if is_alive(p)]
     finally:
         child.kill()
@@ -325,6 +330,8 @@ def test_reboot_keeps_the_disks_and_forgets_the_rest(cluster):
               "ip addr add 192.0.2.100/24 dev eth0 label eth0:0; "
               "truncate -s 4M /run/soft.img; losetup -f --show /run/soft.img > /var/log/soft")
     soft = alpha.read_file("/var/log/soft").strip()
+    disk_before, soft_before = attachments(disk, soft)
+    assert None not in (disk_before, soft_before)
     daemon = alpha.spawn("sleep 300")
     c.partition(alpha, "beta")
 
@@ -336,7 +343,7 @@ def test_reboot_keeps_the_disks_and_forgets_the_rest(cluster):
     assert alpha.run("ip -o -4 addr show dev eth0").stdout.count("inet ") == 1
     assert alpha.read_file("/etc/ha.d/ha.cf") == "keepalive 1\n"
     assert alpha.run(f"head -c 10 {disk}").stdout == "persistent"
-    assert disk in attached_loops() and soft not in attached_loops()
+    assert attachment(disk) == disk_before and attachment(soft) != soft_before
     assert not alpha.can_reach(c["beta"], 0.3)
     c.heal()
     assert alpha.can_reach(c["beta"])
