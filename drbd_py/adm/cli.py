@@ -71,6 +71,8 @@ HIDDEN = ("sh-nop", "sh-resources", "sh-mod-parms", "sh-dev", "sh-minor", "sh-ll
 # Commands that work on every resource of this host when none is named.
 ALL_BY_DEFAULT = ("dump", "status", "wait-con-int", "sh-resources", "sh-nop", "sh-mod-parms")
 NEEDS_NO_RESOURCE = ("help", "hidden-commands")
+# What `all` may find empty on a host that no `on` section names (init scripts ask these).
+NOTHING_IS_FINE = ("sh-resources", "wait-con-int")
 # Commands that bring the engine up if it is not running.
 STARTS_ENGINE = ("up", "attach", "adjust")
 
@@ -310,6 +312,10 @@ def run(argv: list[str], view: LocalView | None = None, engine: Engine | None = 
     chosen = resolve(config, view, inv.targets, inv.options["--peer"])
     if inv.options["--stacked"]:
         return _stacked(inv, chosen, view)
+    if not chosen and inv.command not in NOTHING_IS_FINE:
+        raise UsageError(f"WARN: no normal resources defined for this host ({view.hostname})!?\n"
+                         "Misspelled name of the local machine with the 'on' keyword ?",
+                         EXIT_NOT_DEFINED)
     if inv.command in shinfo.COMMANDS and inv.command != "sh-b-pri":
         _print(shinfo.resource_lines(inv.command, chosen))
         return 0

@@ -32,7 +32,7 @@ def lines(command: str, place: Placement, volumes: list[Volume]) -> list[str]:
 def resource_lines(command: str, chosen: list[tuple[Placement, list[Volume]]]) -> list[str]:
     """Output of a per-resource sh-* command over the chosen resources."""
     if command == "sh-resources":
-        return [" ".join(place.resource.name for place, _ in chosen)]
+        return [" ".join(place.resource.name for place, _ in chosen)] if chosen else []
     return [line for place, volumes in chosen for line in lines(command, place, volumes)]
 
 

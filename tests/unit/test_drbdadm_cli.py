@@ -115,7 +115,12 @@ def test_exit_codes_and_messages(capsys, argv, code, message):
 def test_resource_without_a_section_for_this_host(capsys):
     assert drbdadm(capsys, "-c", CLASSIC, "-d", "up", "drbd0", host="elsewhere")[0::2] == (
         1, "'drbd0' not defined in your config (for this host).\n")
-    assert drbdadm(capsys, "-c", CLASSIC, "sh-resources", host="elsewhere")[:2] == (0, "\n")
+    assert drbdadm(capsys, "-c", CLASSIC, "sh-resources", host="elsewhere")[:2] == (0, "")
+    warning = ("WARN: no normal resources defined for this host (elsewhere)!?\n"
+               "Misspelled name of the local machine with the 'on' keyword ?\n")
+    for argv in (["-d", "up", "all"], ["-d", "down", "all"], ["sh-dev", "all"], ["status"]):
+        assert drbdadm(capsys, "-c", CLASSIC, *argv, host="elsewhere")[0::2] == (1, warning)
+    assert drbdadm(capsys, "-c", CLASSIC, "-d", "wait-con-int", host="elsewhere") == (0, "", "")
 
 
 def test_parse_error_is_exit_10_with_file_and_line(capsys, tmp_path):

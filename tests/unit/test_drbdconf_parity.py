@@ -114,6 +114,7 @@ def normalized(text):
     (GOOD, ["-d", "primary", "--frob", "r0"], 1),
     ("", ["-d", "up", "r0"], 1),
     (GOOD, ["-S", "-d", "up", "all"], 1),
+    (GOOD.replace("alpha", "charlie"), ["-d", "up", "all"], 1),
     (GOOD, ["-S", "-d", "primary", "r0"], 1),
     (None, ["dump"], 20),
 ])
