@@ -1,10 +1,13 @@
 """A mixed cluster: one node runs Debian's real heartbeat 3.0.6, the other ours, with
 the same ha.cf and authkeys. Each sees the other active; each declares the other
 dead within deadtime after a kill -9; restarted, they rejoin. Also with our side
-sending the classic wire form, and with a wrong key on one side."""
+sending the classic wire form, with a wrong key on one side, and over a lossy link
+(each side's retransmit requests answered by the other)."""
 from __future__ import annotations
 
 import os
+import sys
+import textwrap
 import time
 
 import pytest
@@ -26,12 +29,36 @@ def mixed(cluster):
     return c, real, ours
 
 
-@pytest.mark.parametrize("auth, extra", [
-    ("2 md5 Hello!", ""),
-    ("3 sha1 s3cr3t", ""),
-    ("1 sha1 s3cr3t", "msgfmt classic\n"),      # ours sends >>>/<<< packets
+# Run in a node: the first 4 payload bytes of a heartbeat packet from argv[1] on eth0.
+SNIFF = textwrap.dedent("""
+    import socket, sys, time
+    src = socket.inet_aton(sys.argv[1])
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+    s.bind(("eth0", 0))
+    s.settimeout(0.2)
+    end = time.monotonic() + 5
+    while time.monotonic() < end:
+        try:
+            ip = s.recv(65535)[14:]
+        except socket.timeout:
+            continue
+        ihl = (ip[0] & 15) * 4
+        if ip[9] == 17 and ip[12:16] == src and ip[ihl + 2:ihl + 4] == (694).to_bytes(2, "big"):
+            sys.stdout.write(ip[ihl + 8:ihl + 12].decode("latin-1"))
+            break
+""")
+
+
+def first_bytes_on_the_wire(at, sender):
+    return at.run([sys.executable, "-c", SNIFF, sender.ip]).stdout
+
+
+@pytest.mark.parametrize("auth, extra, form", [
+    ("2 md5 Hello!", "", "###\n"),
+    ("3 sha1 s3cr3t", "", "###\n"),
+    ("1 sha1 s3cr3t", "msgfmt classic\n", ">>>\n"),      # ours sends >>>/<<< packets
 ], ids=["md5", "sha1", "classic"])
-def test_real_and_ours_form_one_cluster_and_survive_kills(mixed, auth, extra):
+def test_real_and_ours_form_one_cluster_and_survive_kills(mixed, auth, extra, form):
     c, real, ours = mixed
     configure(real, ours, auth, extra)
     configure(ours, real, auth, extra)
@@ -39,6 +66,8 @@ def test_real_and_ours_form_one_cluster_and_survive_kills(mixed, auth, extra):
     start(ours)
     wait_until(lambda: both_active(real, ours), 2 * KEEPALIVE + INITDEAD, message="both active")
     assert "failed authentication" not in log(real) + log(ours)
+    assert first_bytes_on_the_wire(real, ours) == form
+    assert first_bytes_on_the_wire(ours, real) == "###\n"     # 3.0.6 always sends netstring
     wait_until(lambda: past_start_lapse(ours, real), 8, interval=0.2)
 
     # the real one dies: ours notices within deadtime; a restart rejoins
@@ -84,3 +113,44 @@ def test_a_wrong_key_means_no_membership_and_a_log_line(mixed):
     assert "Status update for node alpha" not in log(ours)
     assert "Status update for node beta" not in log(real)
     assert "[alpha] failed authentication" in log(ours)
+
+
+LOSS = """table inet hbloss {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    udp dport 694 numgen random mod 100 < 25 drop
+  }
+}
+"""
+
+
+def gaps_closed(text, peer):
+    """Every gap logged for `peer` has been filled since (by retransmission)."""
+    lost = text.rfind(f"lost packet(s) for [{peer}]")
+    return lost >= 0 and text.rfind(f"No pkts missing from {peer}!") > lost
+
+
+def test_lost_packets_are_retransmitted_both_ways(mixed):
+    """A quarter of heartbeat packets dropped on both sides: ours asks the real one for
+    what it missed (NS_rexmit) and the real one asks ours; every gap is filled."""
+    c, real, ours = mixed
+    configure(real, ours, "2 md5 Hello!")
+    configure(ours, real, "2 md5 Hello!")
+    start(real)
+    start(ours)
+    wait_until(lambda: both_active(real, ours), 2 * KEEPALIVE + INITDEAD, message="both active")
+    for node in (real, ours):
+        node.write_file("/tmp/hbloss.nft", LOSS)
+        node.run(["nft", "-f", "/tmp/hbloss.nft"])
+    try:
+        wait_until(lambda: "lost packet(s) for [alpha]" in log(ours)
+                   and "lost packet(s) for [beta]" in log(real), 30, message="losses on both sides")
+    finally:
+        for node in (real, ours):
+            node.run(["nft", "delete", "table", "inet", "hbloss"])
+    wait_until(lambda: gaps_closed(log(ours), "alpha") and gaps_closed(log(real), "beta"),
+               5, message="every gap filled")
+    for text in (log(real), log(ours)):
+        assert "Irretrievably lost" not in text and "lost a lot of packets" not in text
+        assert "is dead" not in text
+    assert both_active(real, ours)
