@@ -1,5 +1,6 @@
-"""Random mutations of the corpus: the reader either accepts the text (and then its
-dump reads back to the same model) or reports one `file:line: message` error."""
+"""Random mutations of the corpus: the reader either accepts the text (then its dump
+reads back to the same model and drbdadm plans from it) or reports one
+`file:line: message` error."""
 import glob
 import os
 import re
@@ -7,8 +8,11 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from drbd_py.adm.errors import PlanError
+from drbd_py.adm.plan import Command, plan
 from drbd_py.config.dump import dump_config
 from drbd_py.config.errors import ConfigError
+from drbd_py.config.hostmatch import LocalView
 from drbd_py.config.loader import load_text
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "data", "drbd")
@@ -54,3 +58,15 @@ def test_mutations_give_config_or_one_line_error(case):
         return
     again = load_text(dump_config(config), path)
     assert again == config
+    # whatever the reader accepts, drbdadm can plan from, on every host it names
+    addresses = {h.address.host for r in config.resources for h in r.hosts if h.address}
+    for name in {n for r in config.resources for h in r.hosts for n in h.names} or {"x"}:
+        for place in LocalView(name, addresses).mine(config):
+            volumes = list(place.me.volumes.values())
+            for command in ("up", "primary", "resize", "create-md", "wait-connect", "status"):
+                try:
+                    steps = plan(command, place, volumes, Command())
+                except PlanError as err:
+                    assert err.code == 10 and "\n" not in str(err)
+                    continue
+                assert all(step.line() for step in steps)
