@@ -8,9 +8,10 @@ DESTDIR   ?=
 PYTEST_ARGS ?=
 
 # Kernel-facing tools, plus the real heartbeat/drbd-utils/resource-agents that tests use
-# as reference peers.
+# as reference peers. nbd-client: where the kernel has the nbd module (Debian 12's does),
+# the DRBD engine serves /dev/drbdN through it rather than nbdfuse.
 DEB_RUNTIME = iproute2 nftables e2fsprogs fuse3 libnbd-bin util-linux arping procps \
-              psmisc iputils-ping kmod
+              psmisc iputils-ping kmod nbd-client
 DEB_TEST    = python3-venv xfsprogs nbdkit heartbeat resource-agents drbd-utils net-tools \
               qemu-utils
 DEB_BENCH   = fio
