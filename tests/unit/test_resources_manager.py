@@ -267,3 +267,49 @@ def test_ping_nodes_status_is_not_a_peer_death(tmp_path):
         for m in (a, b):
             m.close()
     run(main())
+
+
+def test_scripts_get_heartbeats_environment(tmp_path, monkeypatch):
+    """What a resource script finds in its environment when the daemon runs it: 3.0.6's
+    exports (resource-agents' shellfuncs reads them), ha.cf's log settings, `env` lines
+    as HA_NAME, and no terminal on stdin."""
+    monkeypatch.setenv("HA_LOGFACILITY", "daemon")      # an admin's shell must not leak in
+    rsctmp = tmp_path / "rsctmp"
+    monkeypatch.setenv("HA_RSCTMP", str(rsctmp))
+
+    async def main():
+        net = Net()
+        a = make_node(tmp_path, "alpha", net, haresources="alpha resA\n",
+                      hacf_extra="env FOO=bar\ndebug 1\n")
+        b = make_node(tmp_path, "beta", net, haresources="alpha resA\n")
+        dump = ('[ "$action" = start ] && { env > "$HA_STATE/env"; '
+                '[ -t 0 ] && echo tty >> "$HA_STATE/env"; }\n')
+        script = a.config.confdir / "resource.d" / "resA"
+        script.write_text(SCRIPT.replace("case $action", dump + "case $action"))
+        for mgr, peer in ((a, "beta"), (b, "alpha")):
+            mgr.start()
+            mgr.node_status(peer, None, "up")
+            mgr.node_status(peer, "up", "active")
+        for mgr in (a, b):
+            mgr.api.comm_is_up = True
+            mgr.comm_up()
+        await until(lambda: running(a) == ["resA"], 15, "resA on alpha")
+        env = dict(line.split("=", 1) for line in
+                   (a.state / "env").read_text().splitlines() if "=" in line)
+        assert "tty" not in (a.state / "env").read_text().splitlines()
+        confdir = str(a.config.confdir)
+        assert {k: env.get(k) for k in (
+            "HA_DIR", "HA_FUNCS", "HA_CURHOST", "HA_LOGFILE", "HA_DEBUGLOG", "HA_LOGFACILITY",
+            "HA_RSCTMP", "HA_RESOURCEDIR", "HA_NICEFAILBACK", "HA_cluster_type", "HA_debug",
+            "HA_FOO", "OCF_ROOT")} == {
+            "HA_DIR": confdir, "HA_FUNCS": f"{confdir}/shellfuncs", "HA_CURHOST": "alpha",
+            "HA_LOGFILE": str(tmp_path / "alpha" / "ha-log"), "HA_DEBUGLOG": None,
+            "HA_LOGFACILITY": None, "HA_RSCTMP": str(rsctmp),
+            "HA_RESOURCEDIR": f"{confdir}/resource.d", "HA_NICEFAILBACK": "yes",
+            "HA_cluster_type": "heartbeat", "HA_debug": "1", "HA_FOO": "bar",
+            "OCF_ROOT": "/usr/lib/ocf"}
+        assert env["HA_DATEFMT"] == "%Y/%m/%d_%T\t"
+        assert rsctmp.is_dir()          # created for the scripts' state files
+        for m in (a, b):
+            m.close()
+    run(main())
