@@ -151,6 +151,36 @@ def test_graceful_stop_is_announced_and_heartbeat_s_follows(pair):
     wait_until(lambda: both_active(a, b), 2 * KEEPALIVE + INITDEAD)
 
 
+def test_reload_applies_a_change_refuses_a_bad_file_and_sigterm_stops_gracefully(pair):
+    c, a, b = pair
+    start(a)
+    start(b)
+    wait_until(lambda: both_active(a, b), 2 * KEEPALIVE + INITDEAD)
+    pid = int(b.read_file("/run/heartbeat.pid"))
+    good = b.read_file("/etc/ha.d/ha.cf")
+    b.write_file("/etc/ha.d/ha.cf", good.replace("keepalive 250ms", "keepalive 200ms"))
+    r = b.run(["heartbeat", "-r"])
+    assert f"info: Signalling heartbeat pid {pid} to reread config files" in r.stderr
+    wait_until(lambda: "Configuration reread: keepalive 200 ms" in log(b), 5)
+    assert b.run(["cl_status", "hbparameter", "-p", "keepalive"]).stdout == "200ms\n"
+
+    b.write_file("/etc/ha.d/ha.cf", good.replace("deadtime 1500ms", "deadtime 300ms"))
+    r = b.run(["heartbeat", "-r"], check=False)
+    assert r.returncode == 1
+    assert "heartbeat: /etc/ha.d/ha.cf:" in r.stderr and "deadtime" in r.stderr
+    assert f"Config errors: Heartbeat pid {pid} NOT restarted" in r.stderr
+    assert b.run(["cl_status", "hbparameter", "-p", "deadtime"]).stdout == "1500ms\n"
+    assert nodestatus(a, b) == ("active", 0)
+
+    # SIGTERM is heartbeat -k: the peer is told, the daemon leaves and takes its pidfile
+    b.run(["kill", "-TERM", str(pid)])
+    wait_until(lambda: not b.pids("heartbeat"), 10, message="beta's heartbeat gone")
+    assert "beta Heartbeat shutdown complete." in log(b)
+    assert "Received shutdown notice from 'beta'." in log(a)
+    assert not b.exists("/run/heartbeat.pid")
+    assert b.run(["heartbeat", "-s"], check=False).returncode == 3
+
+
 FLOOD = textwrap.dedent("""
     import os, random, socket, sys, time
     sys.path.insert(0, sys.argv[1])
