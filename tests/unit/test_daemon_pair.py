@@ -418,3 +418,34 @@ def test_a_late_heartbeat_is_logged_with_its_delay(tmp_path):
     assert ": Late heartbeat: Node beta: interval" in line and 300 < interval < 1000
     assert "WARN: Late" in line or (interval > 500 and "CRIT: Late" in line)   # a slow machine
     assert status == "active"
+
+
+@pytest.mark.parametrize("keepalive_ms", [100, 200])
+def test_keepalive_paces_our_statuses(tmp_path, keepalive_ms):
+    keyring = Keyring.single(1, "sha1", b"secret")
+
+    async def scenario():
+        bus = Bus()
+        heard = []          # when beta received each status of alpha's
+
+        def record(data, sender, receiver):
+            if sender == "alpha" and receiver == "beta":
+                if decode_packet(data, keyring).get("t") == "status":
+                    heard.append(time.monotonic())
+            return False
+        bus.drop = record
+        a = Node(tmp_path, "alpha", bus)
+        cf = a.dir / "etc" / "ha.cf"
+        cf.write_text(cf.read_text().replace("keepalive 100ms", f"keepalive {keepalive_ms}ms"))
+        a.start()
+        b = Node(tmp_path, "beta", bus).start()
+        await until(lambda: a.status_of("alpha") == "active", 3, "alpha active")
+        t0 = time.monotonic()
+        await asyncio.sleep(1.5)            # the window we count statuses in
+        await stop_all(a, b)
+        return [t for t in heard if t > t0 + 0.01]
+    heard = run(scenario())
+    gaps = [later - earlier for earlier, later in zip(heard, heard[1:])]
+    interval = keepalive_ms / 1000
+    assert len(heard) >= 1.5 / interval - 1
+    assert all(interval * 0.6 < g < interval * 1.5 for g in gaps), gaps
