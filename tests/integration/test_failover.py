@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster import wait_until
+from tests.cluster import WaitTimeout, wait_until
 from tests.cluster.node import venv_bin
 
 pytestmark = pytest.mark.timeout(120)
@@ -137,9 +137,12 @@ class VipWatch:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
+        due = time.monotonic()
         while not self._stop.is_set():
             self.samples.append((time.monotonic(), self.a.has_vip(), self.b.has_vip()))
-            self._stop.wait(self.interval)
+            # a fixed period, not a pause after each sample (sampling takes time too)
+            due += self.interval
+            self._stop.wait(max(0.0, due - time.monotonic()))
 
     def __enter__(self):
         self._thread.start()
@@ -236,6 +239,49 @@ def test_hb_standby_and_hb_takeover_move_the_group_and_back(cluster):
     assert "alpha wants to go standby [all]" in b.log()
     assert "beta wants to go standby [all]" in a.log()
 
+
+VIP2 = "192.0.2.101"
+TWO_GROUPS = f"alpha {VIP}/24/eth0\nbeta {VIP2}/24/eth0\n"
+# (node, tool, set) -> (rscstatus alpha, rscstatus beta, VIPs on alpha, VIPs on beta),
+# as two real 3.0.6 nodes answered each step (1: alpha's group, 2: beta's)
+SET_STEPS = [
+    (("alpha", "hb_standby", "local"), ("none", "all", "", "12")),
+    (("beta", "hb_standby", "local"), ("foreign", "foreign", "2", "1")),
+    (("alpha", "hb_takeover", "local"), ("all", "none", "12", "")),
+    (("beta", "hb_takeover", "local"), ("local", "local", "1", "2")),
+    (("alpha", "hb_takeover", "foreign"), ("all", "none", "12", "")),
+    (("alpha", "hb_standby", "foreign"), ("local", "local", "1", "2")),
+]
+
+
+def vips(n):
+    out = n.node.run(["ip", "-o", "-4", "addr", "show", "dev", "eth0"]).stdout
+    return "".join(tag for tag, ip in (("1", VIP), ("2", VIP2)) if f" {ip}/" in out)
+
+
+def standby_and_takeover_of_sets(a, b):
+    """hb_standby / hb_takeover local and foreign with a group on each node: each step
+    moves the groups and cl_status rscstatus answers as between two real 3.0.6 nodes."""
+    nodes = {"alpha": a, "beta": b}
+    seen = []
+
+    def reached(expected):
+        seen.append((a.rscstatus(), b.rscstatus(), vips(a), vips(b)))
+        return seen[-1] == expected
+
+    wait_until(lambda: reached(("local", "local", "1", "2")), 15, message="a group on each")
+    for (who, tool, which), expected in SET_STEPS:
+        out = nodes[who].tool(tool, which)
+        assert out.returncode == 0, out
+        try:
+            wait_until(lambda: reached(expected), 10)
+        except WaitTimeout:
+            pytest.fail(f"{who} {tool} {which}: expected {expected}, last seen {seen[-1]}")
+
+
+def test_hb_standby_and_hb_takeover_of_local_and_foreign_sets(cluster):
+    a, b, _ = pair(cluster, haresources=TWO_GROUPS)
+    standby_and_takeover_of_sets(a, b)
 
 def test_graceful_stop_hands_the_group_over(cluster):
     """`/etc/init.d/heartbeat stop` (ours, which runs `heartbeat -k`) on the owner."""

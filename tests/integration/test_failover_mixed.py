@@ -8,8 +8,9 @@ import time
 import pytest
 
 from tests.cluster import wait_until
-from tests.integration.test_failover import (DEADTIME, VIP, VipWatch, failover_after_kill, pair,
-                                             restart_and_watch, standby_and_takeover)
+from tests.integration.test_failover import (DEADTIME, TWO_GROUPS, VIP, VipWatch,
+                                             failover_after_kill, pair, restart_and_watch,
+                                             standby_and_takeover, standby_and_takeover_of_sets)
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -49,6 +50,13 @@ def test_mixed_pair_without_auto_failback(cluster, real):
     time.sleep(1.5)
     assert b.has_vip() and not a.has_vip()
     assert (a.rscstatus(), b.rscstatus()) == ("none", "all")
+
+
+def test_mixed_pair_standby_and_takeover_of_local_and_foreign_sets(cluster):
+    """Each tool runs on both sides, so one arrangement (3.0.6 on beta) covers both
+    directions of every message."""
+    a, b, _ = pair(cluster, real=("beta",), haresources=TWO_GROUPS)
+    standby_and_takeover_of_sets(a, b)
 
 
 def test_mixed_pair_legacy_ip_request_protocol(cluster):
