@@ -58,6 +58,8 @@ kill. Measured: (a) `dead`: beta's log says `node alpha: is dead`; (b) `vip`: th
 first echo reply from the VIP to a request sent after the crash; `mounted`: the file
 system appears in beta's mount table; (c) `svc`: the first HTTP GET, started after
 the crash, that returns the file. `overhead` is svc - dead: the takeover work itself.
+Timers: `keepalive 1`/`deadtime 5`, and the issue's fast set `keepalive 100ms`/`deadtime
+400ms` (3.0.6 refuses only `deadtime` <= 2 x `keepalive`, so it would take shorter ones).
 A fresh cluster for each run; the real heartbeat and ours alternate (ABBA). Each
 heartbeat runs with the resource scripts it comes with: the real one with those of
 Debian's heartbeat/resource-agents packages, ours with the project's resource.d (as
