@@ -148,7 +148,7 @@ def test_6_graceful_heartbeat_stop_on_the_owner_moves_the_service_with_no_data_l
                                                                                    window):
     pair.files.update(pair.put("last", 10, 32768))
     out = pair.init(pair.preferred, "heartbeat", "stop")
-    assert (out.returncode, out.stdout) == (0, "Stopping High-Availability services: Done.\n")
+    assert (out.returncode, out.stdout) == (0, "Stopping High-Availability services: Done.\n\n")
     pair.wait_service_on(pair.other, timeout=30)
     assert pair.missing(pair.files) == []
     assert "Received shutdown notice from 'debian-420'." in pair.log(pair.other)

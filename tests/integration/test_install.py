@@ -295,7 +295,7 @@ def test_readme_switch_of_a_drbd_pair_with_the_installed_tree(cluster, tmp_path)
 
     for node in (beta, alpha):
         r = sh(node, "/etc/init.d/heartbeat stop")
-        assert r.stdout == "Stopping High-Availability services: Done.\n", r
+        assert r.stdout == "Stopping High-Availability services: Done.\n\n", r
     for node in (alpha, beta):
         r = sh(node, "/etc/init.d/drbd stop")
         assert r.stdout == "Stopping all DRBD resources: done.\n", r
