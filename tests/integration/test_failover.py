@@ -61,8 +61,9 @@ class HANode:
         n.write_file("/etc/ha.d/haresources", haresources)
         n.write_file("/etc/ha.d/authkeys", "auth 1\n1 sha1 failover-tests\n", mode=0o600)
         n.write_file("/etc/ha.d/mail-stub", MAIL_STUB, mode=0o755)
-        if our_scripts and not self.real:
-            # our resource.d scripts; otherwise resource-agents' (seeded) stay
+        if our_scripts == "all" or (our_scripts and not self.real):
+            # our resource.d scripts ("all": on a real 3.0.6 node too); otherwise
+            # resource-agents' (seeded) stay
             for f in (REPO / "resource.d").iterdir():
                 n.write_file(f"/etc/ha.d/resource.d/{f.name}", f.read_text(),
                              mode=0o755 if os.access(f, os.X_OK) else 0o644)

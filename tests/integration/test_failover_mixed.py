@@ -54,8 +54,9 @@ def test_mixed_pair_without_auto_failback(cluster, real):
 
 def test_mixed_pair_standby_and_takeover_of_local_and_foreign_sets(cluster):
     """Each tool runs on both sides, so one arrangement (3.0.6 on beta) covers both
-    directions of every message."""
-    a, b, _ = pair(cluster, real=("beta",), haresources=TWO_GROUPS)
+    directions of every message. Here 3.0.6 runs our resource.d scripts (IPaddr)."""
+    a, b, _ = pair(cluster, real=("beta",), haresources=TWO_GROUPS, our_scripts="all")
+    assert "hafuncs" in b.node.read_file("/etc/ha.d/resource.d/IPaddr")
     standby_and_takeover_of_sets(a, b)
 
 
