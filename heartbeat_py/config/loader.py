@@ -99,7 +99,9 @@ def load(confdir: str | os.PathLike | None = None, *, env: Mapping[str, str] | N
     authkeys = attempt(read_authkeys, str(confdir / AUTHKEYS))
     dirs = resource_dirs(confdir, dict(env))
 
-    if hacf is not None and nodename is not None and not hacf.is_node(nodename):
+    # autojoin any: 3.0.6 needs no node line for this machine either
+    if (hacf is not None and nodename is not None and not hacf.is_node(nodename)
+            and hacf.autojoin != "any"):
         errors.append(ConfigError(hacf.path, None, f"this node {quoted(ascii_lower(nodename))}"
                                   " (uname -n) is not declared by a node directive"))
     if hacf is not None and resources is not None:

@@ -192,8 +192,11 @@ class Daemon:
         if not self.media:
             raise MediaError("no usable heartbeat media")
         now = self.loop.time()
+        nodes = list(hacf.nodes)
+        if self.local not in nodes and hacf.autojoin == "any":
+            nodes.append(self.local)        # 3.0.6's HB_JOIN_ANY: we need no node line either
         self.membership = mb.Membership(
-            self.local, list(hacf.nodes), [m.name for m in self.media],
+            self.local, nodes, [m.name for m in self.media],
             deadtime=self.deadtime, warntime=hacf.warntime_ms / 1000,
             initdead=hacf.initdead_ms / 1000, now=now,
             ping_nodes=tuple(p.name for p in hacf.ping_nodes))
@@ -345,7 +348,7 @@ class Daemon:
             self._membership_events(self.membership.packet(self.local, medium.name,
                                                            self.loop.time()))
             return
-        if env.src not in self.peers:
+        if env.src not in self.peers and not self._autojoin(env.src):
             return          # a ping node's name, or ourselves by another spelling
         if env.srcuuid:
             self.peer_uuids[env.src] = env.srcuuid
@@ -354,6 +357,15 @@ class Daemon:
             self._noseq(msg, env)
             return
         self._sequenced(msg, env, medium)
+
+    def _autojoin(self, node: str) -> bool:
+        """With `autojoin other|any`, an authentic packet from a node in no `node` line
+        adds it (for this run; 3.0.6 also remembers it in its hostcache)."""
+        if self.hacf.autojoin == "none" or not self.membership.join(node, self.loop.time()):
+            return False
+        self.log.info("process_clustermsg: Adding new node [%s] to configuration.", node)
+        self.peers[node] = PeerSequence.new(self.rng, self.history.max_rexmit_delay)
+        return True
 
     def _link_heard(self, node: str, medium) -> None:
         self._membership_events(self.membership.packet(node, medium.name, self.loop.time()))
@@ -412,7 +424,7 @@ class Daemon:
         if t == F.T_STATUS:
             self._status(msg, node)
         elif t == F.T_REQNODES:
-            self.send(kinds.RepNodes(node, tuple(self.hacf.nodes), ()).to_message())
+            self.send(kinds.RepNodes(node, tuple(self._cluster_nodes()), ()).to_message())
         elif t == F.T_REPNODES:
             self._repnodes(msg, node)
         else:
@@ -439,9 +451,10 @@ class Daemon:
             listed = kinds.RepNodes.from_message(msg).nodelist
         except Garbled:
             listed = None
-        if listed is not None and sorted(n.lower() for n in listed) != sorted(self.hacf.nodes):
+        ours = self._cluster_nodes()
+        if listed is not None and sorted(n.lower() for n in listed) != sorted(ours):
             self.log.warning("%s lists the nodes %s; ha.cf here has %s: keeping ha.cf's",
-                             node, " ".join(listed), " ".join(self.hacf.nodes))
+                             node, " ".join(listed), " ".join(ours))
         self.reqnodes_answered = True
         self._comm_now_up()
 
@@ -495,6 +508,10 @@ class Daemon:
                                   % (answer.seq, answer.too_high))
 
     # -- membership ----------------------------------------------------------------------
+
+    def _cluster_nodes(self) -> list[str]:
+        """The normal nodes: ha.cf's, then those autojoin added."""
+        return [n.name for n in self.membership.nodes.values() if n.kind == mb.NORMAL]
 
     def node_status(self, node: str) -> str | None:
         return self.membership.status_of(node) if self.membership else None

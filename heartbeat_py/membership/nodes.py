@@ -71,6 +71,7 @@ class Node:
     last_status: float | None = None    # when its last status arrived (local clock)
     heard: bool = False                 # any packet since we started or it died
     links: dict[str, Link] = field(default_factory=dict)
+    joined: float | None = None         # when autojoin added it (None: from ha.cf)
 
 
 class Membership:
@@ -83,11 +84,9 @@ class Membership:
         self.started = now
         self.comm_up = False
         self.nodes: dict[str, Node] = {}
-        link_names = list(dict.fromkeys(links))
+        self.link_names = list(dict.fromkeys(links))
         for name in nodes:
-            node = Node(name, deadtime=deadtime)
-            node.links = {n: Link(n) for n in link_names}
-            self.nodes[name] = node
+            self._add(name)
         for name in ping_nodes:
             self.nodes.setdefault(name, Node(name, kind=PING, status=DEAD, deadtime=deadtime))
         if local not in self.nodes:
@@ -131,6 +130,20 @@ class Membership:
             found.status = LINK_UP
             return [LinkChanged(name, link, LINK_UP)]
         return []
+
+    def join(self, name: str, now: float) -> bool:
+        """`autojoin`: a node in no `node` line sent an authentic packet; it is a normal
+        node from now on, given its deadtime from this moment. False if already known."""
+        if name in self.nodes:
+            return False
+        self._add(name).joined = now
+        return True
+
+    def _add(self, name: str) -> Node:
+        node = Node(name, deadtime=self.deadtime)
+        node.links = {n: Link(n) for n in self.link_names}
+        self.nodes[name] = node
+        return node
 
     def restarted(self, name: str) -> None:
         """The node came back with a higher generation: its earlier timing is void."""
@@ -191,7 +204,9 @@ class Membership:
         return min(times) if times else None
 
     def _last_word(self, node: Node) -> float:
-        return node.last_status if node.last_status is not None else self.started
+        if node.last_status is not None:
+            return node.last_status
+        return node.joined if node.joined is not None else self.started
 
     def _allowed(self, node: Node) -> float:
         return node.deadtime if self.comm_up else self.initdead

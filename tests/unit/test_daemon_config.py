@@ -2,6 +2,7 @@
 refuses, ping nodes, and `heartbeat -r` (reload) applying a changed ha.cf/authkeys."""
 import asyncio
 
+from heartbeat_py.config import load
 from heartbeat_py.daemon import hblog
 from heartbeat_py.daemon.core import Daemon
 from heartbeat_py.daemon.no_resources import NoResources
@@ -96,3 +97,35 @@ def test_a_changed_key_takes_effect_on_reload(tmp_path):
         await until(lambda: "failed authentication" in b.log(), 2)
         await stop_all(a, b)
     run(scenario())
+
+
+class NoResourcesNode(Node):
+    """`heartbeat -M`: the only way v1 heartbeat accepts autojoin."""
+
+    @property
+    def config(self):
+        return load(self.dir / "etc", env={}, manage_resources=False)
+
+
+def test_autojoin_adds_a_node_in_no_node_line_and_without_it_the_node_is_refused(tmp_path):
+    """alpha: autojoin other; beta: none; gamma: autojoin any, in no node line at all."""
+    async def scenario():
+        bus = Bus()
+        a = NoResourcesNode(tmp_path, "alpha", bus, extra="autojoin other\n").start()
+        b = NoResourcesNode(tmp_path, "beta", bus).start()
+        g = NoResourcesNode(tmp_path, "gamma", bus, extra="autojoin any\n").start()
+        await until(lambda: a.status_of("gamma") == "active" and g.status_of("alpha") == "active"
+                    and g.status_of("gamma") == "active", 3, "gamma joined alpha")
+        listed = await a.daemon._control({"cmd": "listnodes"})
+        at_beta = await b.daemon._control({"cmd": "nodestatus", "node": "gamma"})
+        await g.crash()
+        await until(lambda: a.status_of("gamma") == "dead", 3, "gamma dead")
+        await stop_all(a, b)
+        return a, b, listed, at_beta
+    a, b, listed, at_beta = run(scenario())
+    assert [n["name"] for n in listed["nodes"]] == ["alpha", "beta", "gamma"]
+    assert "info: process_clustermsg: Adding new node [gamma] to configuration." in a.log()
+    assert "WARN: node gamma: is dead" in a.log()
+    assert at_beta == {"ok": False, "error": "unknown node"}
+    assert "process_status_message: bad node [gamma] in message" in b.log()
+    assert "Adding new node" not in b.log()

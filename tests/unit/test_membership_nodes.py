@@ -110,3 +110,15 @@ def test_local_status_is_ours_to_set():
     assert m.set_local_status(UP) and not m.set_local_status(UP)
     assert m.status_of("alpha") == UP
     assert m.tick(100) == [NodeDied("beta"), StatusChanged("beta", INIT, DEAD)]
+
+
+def test_a_node_added_by_autojoin_is_timed_from_when_it_joined():
+    m = table()
+    m.comm_up = True
+    assert m.join("gamma", 10.0) and not m.join("gamma", 11.0) and not m.join("beta", 11.0)
+    assert m.status_of("gamma") == INIT and "gamma" in m.peers()
+    assert list(m.nodes["gamma"].links) == ["eth0", "eth1"]
+    m.packet("gamma", "eth0", 10.0)
+    assert m.tick(11.9) == [NodeDied("beta"), StatusChanged("beta", INIT, DEAD)]
+    assert m.tick(12.1) == [NodeDied("gamma"), StatusChanged("gamma", INIT, DEAD),
+                            LinkChanged("gamma", "eth0", "dead")]
