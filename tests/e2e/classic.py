@@ -7,7 +7,7 @@ nd0svc that heartbeat starts on the service address 192.0.2.222.
 Shared by the scenario tests and the demo (tests/e2e/demo.py):
 
     pair = ClassicPair(run.cluster, FAST)      # or the `cluster` fixture
-    pair.first_start()                         # create-md, drbd start, initial sync, mke2fs,
+    pair.first_start()                         # drbd start, initial sync, mke2fs,
                                                # heartbeat start on both
     files = pair.put("before", 10, 4096)
     pair.crash(pair.preferred); ...; pair.boot(pair.preferred)
@@ -335,18 +335,18 @@ class ClassicPair:
         return parse_proc_drbd(node.read_file(PROC_DRBD, missing_ok=True))
 
     def first_start(self):
-        """The classic guide's first start: meta-data, `/etc/init.d/drbd start` on both,
-        the initial full sync from debian-420, mke2fs -j, then heartbeat on both."""
+        """The classic guide's first start: `/etc/init.d/drbd start` on both, the
+        initial full sync from debian-420, mke2fs -j, then heartbeat on both."""
         self.start_drbd()
         self.initial_sync()
         self.make_filesystem()
         self.start_heartbeat()
 
     def start_drbd(self):
-        for node in self.nodes:
-            self.sh(node, f"drbdadm create-md {RESOURCE}")
-        # the engine's lower address dials and the other listens: start the listener's
-        # side first, or the first connection waits a connect-int (10 s)
+        """/etc/init.d/drbd start on both, with no create-md: as DRBD 0.7 did, the first
+        attach of a 0.7 resource creates its meta-data ("Creating state block")."""
+        # without a startup section the script waits for the peer for ever, as DRBD's
+        # did: debian-566's runs in the background until debian-420's connects
         waiting = self.other.spawn("/etc/init.d/drbd start", env=self.env())
         wait_until(lambda: self.drbd(self.other).cs == "WFConnection", 30,
                    message="debian-566 waiting for its peer")

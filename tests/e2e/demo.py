@@ -59,7 +59,7 @@ def story(pair: ClassicPair, view, sizes: Sizes):
     a, b = pair.preferred, pair.other
     view.result(f"{PREFERRED} {a.ip}, {OTHER} {b.ip}, client {pair.client.ip}; "
                 f"haresources: {haresources().splitlines()[-1]}")
-    view.step("/etc/init.d/drbd start on both (after drbdadm create-md, first time only)")
+    view.step("/etc/init.d/drbd start on both (meta-data created at the first attach, as 0.7 did)")
     pair.start_drbd()
     view.step(f"Initial full sync from {PREFERRED}: drbdadm -- --do-what-I-say primary all")
     pair.initial_sync()

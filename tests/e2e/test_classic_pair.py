@@ -69,6 +69,9 @@ def test_1_the_client_reaches_the_service_address_on_debian_420(pair, window):
     assert pair.who() == PREFERRED
     assert look(pair.preferred).vip and not look(pair.other).vip
     assert (pair.rscstatus(pair.preferred), pair.rscstatus(pair.other)) == ("local", "local")
+    # the classic first start has no create-md: 0.7 made its meta-data at the first attach
+    for node in pair.nodes:
+        assert "drbd1: Creating state block" in node.read_file(ENGINE_LOG), node.name
     status = pair.init(pair.preferred, "heartbeat", "status")
     assert "is running on debian-420" in status.stdout
 
