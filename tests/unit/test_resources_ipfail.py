@@ -1,6 +1,7 @@
 """The built-in ipfail (heartbeat_py.resources.ipfail) and the ICMP pinger (.ping)."""
 import asyncio
 import logging
+import socket
 import time
 
 from heartbeat_py.config.media import PingNode
@@ -131,8 +132,17 @@ def test_icmp_packets():
     assert parse_reply(bytes([129, 0, 0, 0, 0x12, 0x34, 0, 9]), v6=True) == (0x1234, 9)
 
 
-def test_pinger_sees_loopback_alive_and_an_unknown_host_dead():
+def test_pinger_sees_loopback_alive_and_an_unknown_host_dead(monkeypatch):
     changes = []
+    real_getaddrinfo = socket.getaddrinfo
+
+    def no_dns(host, *args, **kw):
+        # an unknown name as the resolver answers it, without asking a DNS server
+        # (tests send nothing beyond loopback and their own namespaces)
+        if host == "nosuch.invalid":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real_getaddrinfo(host, *args, **kw)
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
 
     async def main():
         nodes = [PingNode("ping", "127.0.0.1", ("127.0.0.1",), 1),
