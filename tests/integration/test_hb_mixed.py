@@ -154,3 +154,25 @@ def test_lost_packets_are_retransmitted_both_ways(mixed):
         assert "Irretrievably lost" not in text and "lost a lot of packets" not in text
         assert "is dead" not in text
     assert both_active(real, ours)
+
+
+def test_node_names_are_lower_cased_on_the_wire_in_logs_and_tools_as_3_0_6(cluster):
+    """Machines named NodeA/NodeB (the reference set-up) with `node NodeA NodeB`."""
+    c = cluster("NodeA", "NodeB")
+    real, ours = c["NodeA"], c["NodeB"]
+    real.venv_on_path = False
+    for node, peer in ((real, ours), (ours, real)):
+        configure(node, peer, "2 md5 Hello!")
+        node.write_file("/etc/ha.d/ha.cf", node.read_file("/etc/ha.d/ha.cf").replace(
+            "node alpha beta", "node NodeA NodeB"))
+    start(real)
+    start(ours)
+    wait_until(lambda: nodestatus(real, ours)[0] == "active" and nodestatus(ours, real)[0]
+               == "active", 2 * KEEPALIVE + INITDEAD, message="both active")
+    for node in (real, ours):
+        assert node.run(["cl_status", "listnodes"]).stdout == "nodeb\nnodea\n"
+        assert node.run(["cl_status", "nodestatus", "NODEA"]).stdout == "active\n"
+    assert "NodeB heartbeat: [" in log(ours)                # the host field is uname -n
+    assert "info: Link nodea:eth0 up." in log(ours)
+    assert "info: Status update for node nodea: status active" in log(ours)
+    assert "info: Status update for node nodeb: status active" in log(real)
