@@ -3,7 +3,9 @@
 The names, the way each is split and the defaults are those of heartbeat 3.0.6 (its
 directive table, whole-line directives and the HBcomm plugins Debian ships); the
 descriptions are ours. `acted_on` says whether our daemon honours the directive;
-the others are parsed and validated, then reported once as not acted on.
+the others are parsed and validated, then reported once as not acted on. `respawn`
+and `failfast` are honoured for ipfail only (it is built in): each other program
+is reported as not started.
 """
 from __future__ import annotations
 
@@ -29,10 +31,10 @@ DIRECTIVES: tuple[Directive, ...] = (
     Directive("cluster", default="linux-ha", description="cluster name"),
     Directive("quorum_server", description="quorum server name or address"),
     Directive("node", recorded=False, acted_on=True, description="a cluster node"),
-    Directive("hopfudge", default="1", description="hops allowed beyond the node count"),
+    Directive("hopfudge", default="1", acted_on=True, description="hops allowed beyond the node count"),
     Directive("keepalive", default="1000ms", acted_on=True, description="interval between heartbeats"),
     Directive("deadtime", default="30000ms", acted_on=True, description="silence after which a node is dead"),
-    Directive("deadping", description="silence after which a ping node is dead"),
+    Directive("deadping", acted_on=True, description="silence after which a ping node is dead"),
     Directive("initdead", acted_on=True, description="deadtime right after start-up"),
     Directive("warntime", acted_on=True, description="silence after which a late heartbeat is logged"),
     Directive("watchdog", description="watchdog device"),
@@ -44,7 +46,7 @@ DIRECTIVES: tuple[Directive, ...] = (
     Directive("nice_failback", recorded=False, acted_on=True, description="obsolete form of auto_failback"),
     Directive("auto_failback", default="legacy", acted_on=True, description="move resources back to their preferred node"),
     Directive("rtprio", description="realtime scheduling priority"),
-    Directive("hbgenmethod", default="file", acted_on=True, description="how the generation number is kept"),
+    Directive("hbgenmethod", default="file", description="how the generation number is kept"),
     Directive("realtime", default="true", description="realtime scheduling"),
     Directive("debug", acted_on=True, description="debug level"),
     Directive("msgfmt", default="classic", acted_on=True, description="wire message format"),
@@ -64,8 +66,8 @@ DIRECTIVES: tuple[Directive, ...] = (
     Directive("compression", default="zlib", description="compression module"),
     Directive("compression_threshold", default="2", description="size (KB) above which messages are compressed"),
     Directive("traditional_compression", default="no", description="compress whole messages"),
-    Directive("env", recorded=False, description="environment variable for respawned clients"),
-    Directive("max_rexmit_delay", default="250", description="longest retransmission delay (ms)"),
+    Directive("env", recorded=False, acted_on=True, description="environment variable for respawned clients"),
+    Directive("max_rexmit_delay", default="250", acted_on=True, description="longest retransmission delay (ms)"),
     Directive("record_config_changes", default="on", description="Pacemaker only"),
     Directive("record_pengine_inputs", default="on", description="Pacemaker only"),
     Directive("enable_config_writes", default="on", description="Pacemaker only"),
@@ -74,8 +76,8 @@ DIRECTIVES: tuple[Directive, ...] = (
     Directive("stonith", split=LINE, recorded=False, description="STONITH device and its config file"),
     Directive("stonith_host", split=LINE, recorded=False, description="STONITH device for a host"),
     Directive("apiauth", split=LINE, recorded=False, description="who may use an API group"),
-    Directive("respawn", split=LINE, recorded=False, description="program to run and restart"),
-    Directive("failfast", split=LINE, recorded=False, description="program to run; its death is fatal"),
+    Directive("respawn", split=LINE, recorded=False, acted_on=True, description="program to run and restart"),
+    Directive("failfast", split=LINE, recorded=False, acted_on=True, description="program to run; its death is fatal"),
     # communication plugins (HBcomm) shipped with Debian's 3.0.6
     Directive("bcast", recorded=False, acted_on=True, medium=True, description="UDP broadcast link"),
     Directive("ucast", split=LINE, recorded=False, acted_on=True, medium=True, description="UDP unicast link"),
@@ -83,9 +85,9 @@ DIRECTIVES: tuple[Directive, ...] = (
     Directive("serial", recorded=False, medium=True, description="serial link"),
     Directive("ucast6", split=LINE, recorded=False, medium=True, description="UDP/IPv6 unicast link"),
     Directive("mcast6", split=LINE, recorded=False, medium=True, description="UDP/IPv6 multicast link"),
-    Directive("ping", recorded=False, medium=True, description="ping node"),
-    Directive("ping6", recorded=False, medium=True, description="IPv6 ping node"),
-    Directive("ping_group", split=LINE, recorded=False, medium=True, description="group of ping nodes"),
+    Directive("ping", recorded=False, acted_on=True, medium=True, description="ping node"),
+    Directive("ping6", recorded=False, acted_on=True, medium=True, description="IPv6 ping node"),
+    Directive("ping_group", split=LINE, recorded=False, acted_on=True, medium=True, description="group of ping nodes"),
 )
 
 BY_NAME: dict[str, Directive] = {d.name: d for d in DIRECTIVES}

@@ -31,6 +31,7 @@ BAUD_RATES = (9600, 19200, 38400, 57600, 115200, 230400, 460800)
 MIN_SENSIBLE_INITDEAD_MS = 10_000
 RTPRIO_RANGE = range(1, 100)    # SCHED_FIFO on Linux
 COMPRESSION_MODULES = ("zlib", "bz2")
+BUILT_IN_CLIENT = "ipfail"      # the one respawn client our daemon stands in for
 
 # heartbeat refuses any of these values of crm/pacemaker but `off`: we offer v1 only
 _PACEMAKER_MODES = ("respawn", "minimal", "manual", "ccm-only", "valgrind")
@@ -568,6 +569,10 @@ class _Parser:
         if not os.access(words[1], os.X_OK):
             self.diag.warn(line, f"{kind}: {quoted(words[1])} is not executable on this machine"
                            " (heartbeat would not start here)")
+        if os.path.basename(words[1]) != BUILT_IN_CLIENT:
+            self.cf.unhandled.append(ConfigWarning(
+                self.cf.path, line, f'"{kind}" {show(words[1])}: not started by this heartbeat,'
+                f" which has no client API ({BUILT_IN_CLIENT} is built in)"))
         self.cf.respawn.append(ClientChild(user, command, kind == "failfast", line))
 
     # -- after the last line --------------------------------------------------------------
@@ -630,6 +635,11 @@ class _Parser:
             self.diag.warn(lines.get("initdead"), f"initdead {format_ms(cf.initdead_ms)} may be too"
                            " small: it covers slow network start-up and should be at least"
                            " deadtime and at least 10 seconds")
+        elif "initdead" in self.set_timers and cf.initdead_ms < 2 * cf.deadtime_ms:
+            # ha.cf(5)'s advice; 3.0.6 itself says nothing here
+            self.diag.warn(lines.get("initdead"), f"initdead {format_ms(cf.initdead_ms)} is less than"
+                           f" twice deadtime {format_ms(cf.deadtime_ms)}: a peer still booting may"
+                           " be declared dead at start-up")
 
     def _logging(self) -> None:
         cf = self.cf

@@ -117,6 +117,8 @@ def start(options, cfg: HAConfig) -> int:
     log.info("Configuration validated. Starting heartbeat %s", VERSION)
     for warning in cfg.warnings:
         log.warning("%s: %s", where(warning.path, warning.line), warning.message)
+    for note in cfg.unhandled:      # directives parsed but not acted on: said, never dropped
+        log.info("%s: %s", where(note.path, note.line), note.message)
     if options.foreground:
         return _run_daemon(options, cfg, paths, ready_fd=None)
     read_fd, write_fd = os.pipe()

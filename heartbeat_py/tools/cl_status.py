@@ -3,7 +3,8 @@ exit codes (observed against the real daemon; table in docs/heartbeat-daemon.md)
 
 Each sub-command has its own docopt usage, because options mean different things in
 different sub-commands (`listnodes -p` is a flag, `hbparameter -p NAME` takes a value);
-`cl_status` alone or `-h` prints the legacy help screen. As in 3.0.6 the daemon is
+`cl_status` alone, `-h` or `--help` prints the legacy help screen (3.0.6 takes
+`--help` for an unknown sub-command and exits 11). As in 3.0.6 the daemon is
 asked first and the arguments checked after, so a stopped heartbeat always gives 1.
 Lists come out in the order 3.0.6's client library gives them: last node first.
 """
@@ -108,7 +109,7 @@ class Tool:
             raise Failed(TIMEOUT) from None
 
     def run(self, argv: list[str]) -> int:
-        if not argv or argv == ["-h"]:
+        if not argv or argv in (["-h"], ["--help"]):
             self.out.write(HELP)
             return OK
         sub = argv[0]

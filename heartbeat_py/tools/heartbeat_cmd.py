@@ -21,6 +21,7 @@ from heartbeat_py.config.errors import where
 from heartbeat_py.config.loader import AUTHKEYS, HACF, HARESOURCES
 from heartbeat_py.config.text import ascii_lower, quoted
 from heartbeat_py.daemon.identity import local_node_name
+from heartbeat_py.media import MEDIA_DIRECTIVES
 
 PROGRAM = "heartbeat"
 
@@ -165,9 +166,21 @@ def run_check(options: Options, env: Mapping[str, str]) -> int:
     local = _local_node_warning(cfg, os.uname().nodename)
     if local:
         notes.append(local)
+    refused = _media_refused(cfg)
+    if refused:
+        lines = {(e.path, e.line) for e in refused}
+        _report(confdir, refused, notes, [u for u in cfg.unhandled if (u.path, u.line) not in lines])
+        return CHECK_FAILED
     _report(confdir, [], notes, cfg.unhandled)
     print(f"{PROGRAM}: configuration OK: {cfg.summary()}")
     return EXIT_OK
+
+
+def _media_refused(cfg: HAConfig) -> list[ConfigError]:
+    """Links ha.cf may name but our daemon does not provide: it would not start."""
+    return [ConfigError(cfg.hacf.path, m.line, f"{m.kind}: links of this kind are not supported by"
+                        " this heartbeat, which would not start; use ucast, bcast or mcast")
+            for m in cfg.hacf.media if m.kind not in MEDIA_DIRECTIVES]
 
 
 def _local_node_warning(cfg: HAConfig, nodename: str) -> ConfigWarning | None:

@@ -121,3 +121,38 @@ def test_installed_command_never_shows_a_traceback(tmp_path):
     assert "Traceback" not in result.stderr
     assert all(line.startswith(f"heartbeat: {confdir}/") for line in result.stderr.splitlines())
     assert f'heartbeat: {confdir}/ha.cf:1: unknown directive "\\xff\\xfe"' in result.stderr
+
+
+def test_check_refuses_links_the_daemon_does_not_provide(confdir, capsys):
+    with open(confdir / "ha.cf", "a") as f:
+        f.write("serial /dev/ttyS0\nucast6 eth0 fe80::1\n")
+    code, out, err = run(["--check"], confdir, capsys)
+    assert (code, out) == (1, "")
+    assert err.count(": serial: links of this kind are not supported") == 1
+    assert f"{confdir}/ha.cf:14: serial: links of this kind are not supported by this heartbeat," \
+           " which would not start; use ucast, bcast or mcast\n" in err
+    assert f"{confdir}/ha.cf:15: ucast6: links of this kind" in err
+    assert "not acted on" not in err        # said once, as the error
+
+
+def test_start_logs_each_directive_it_does_not_act_on(tmp_path):
+    """The daemon itself, not only --check: a serial line stops it right after."""
+    confdir = tmp_path / "ha.d"
+    confdir.mkdir()
+    (confdir / "ha.cf").write_text(f"logfile {tmp_path}/ha-log\nkeepalive 1\ndeadtime 5\n"
+                                   "node alpha beta\nauto_failback on\nwatchdog /dev/watchdog\n"
+                                   "ucast eth0 192.0.2.2\ncoredumps true\nserial /dev/ttyS0\n")
+    (confdir / "haresources").write_text("")
+    (confdir / "authkeys").write_text("auth 1\n1 crc\n")
+    (confdir / "authkeys").chmod(0o600)
+    (confdir / "nodeinfo").write_text("alpha\n")
+    command = shutil.which("heartbeat", path=str(Path(sys.executable).parent))
+    argv = [command] if command else [sys.executable, "-m", "heartbeat_py.tools.heartbeat_cmd"]
+    result = subprocess.run(argv + ["-f"], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                            env={**os.environ, "HA_DIR": str(confdir), "HBPY_ROOT": str(tmp_path)})
+    assert result.returncode == 1
+    log = (tmp_path / "ha-log").read_text()
+    notes = [line.split("info: ", 1)[1] for line in log.splitlines() if "not acted on" in line]
+    assert notes == [f'{confdir}/ha.cf:{n}: "{name}" is accepted but not acted on by this heartbeat'
+                     for n, name in ((6, "watchdog"), (8, "coredumps"), (9, "serial"))]
+    assert "ERROR: Heartbeat not started: serial: serial links are not supported" in log

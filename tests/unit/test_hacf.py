@@ -114,6 +114,13 @@ def test_initdead_below_deadtime_is_an_error_and_below_ten_seconds_a_warning():
     assert f"{PATH}:6: initdead 8s may be too small" in " ".join(warnings_of(BASE + "deadtime 5\ninitdead 8\n"))
 
 
+def test_initdead_below_twice_deadtime_is_warned_when_written():
+    assert f"{PATH}:6: initdead 40s is less than twice deadtime 30s" in \
+        " ".join(warnings_of(BASE + "deadtime 30\ninitdead 40\n"))
+    for text in ("deadtime 30\ninitdead 60\n", "deadtime 30\n"):     # enough, or 3.0.6's default
+        assert not [w for w in warnings_of(BASE + text) if "initdead" in w], text
+
+
 def test_warntime_not_below_deadtime_is_warned():
     assert any(w.startswith(f"{PATH}:6: warntime 10s is not less than deadtime 10s")
                for w in warnings_of(BASE + "deadtime 10\nwarntime 10\n"))
@@ -171,8 +178,26 @@ def test_every_directive_of_the_man_page_is_accepted_and_unhandled_ones_reported
     assert names == {d.name for d in DIRECTIVES} - {"crm"}     # crm is pacemaker's other name
     unhandled = [u.message.split('"')[1] for u in cf.unhandled]
     assert sorted(unhandled) == sorted(set(unhandled))
-    assert {"watchdog", "stonith_host", "respawn", "serial", "ping_group"} <= set(unhandled)
-    assert not {"keepalive", "ucast", "node", "logfile"} & set(unhandled)
+    # exactly what the daemon leaves aside: ping nodes, hopfudge, env, deadping and
+    # max_rexmit_delay are honoured; serial, ucast6 and mcast6 stop it from starting
+    assert sorted(unhandled) == [
+        "apiauth", "baud", "cluster", "compression", "compression_threshold", "conn_logd_time",
+        "coredumps", "coreroot", "crm_daemon_dir", "crmd_spawns_pengine", "enable_config_writes",
+        "failfast", "hbgenmethod", "log_badpack", "mcast6", "memreserve", "quorum_server",
+        "realtime", "record_config_changes", "record_pengine_inputs", "respawn", "rtprio",
+        "serial", "stonith", "stonith_host", "syslogmsgfmt", "traditional_compression", "ucast6",
+        "use_apphbd", "watchdog"]
+
+
+def test_respawned_ipfail_is_built_in_and_other_clients_are_reported():
+    cf = parse(BASE + "respawn hacluster /usr/lib/heartbeat/ipfail\nrespawn root /bin/true\n"
+               "failfast root /bin/false\n")
+    assert [str(u) for u in cf.unhandled] == [
+        f'{PATH}:6: "respawn" /bin/true: not started by this heartbeat, which has no client API'
+        " (ipfail is built in)",
+        f'{PATH}:7: "failfast" /bin/false: not started by this heartbeat, which has no client API'
+        " (ipfail is built in)"]
+    assert [c.command for c in cf.respawn] == ["/usr/lib/heartbeat/ipfail", "/bin/true", "/bin/false"]
 
 
 # -- media ------------------------------------------------------------------------------------
