@@ -347,3 +347,47 @@ def test_reboot_keeps_the_disks_and_forgets_the_rest(cluster):
     assert not alpha.can_reach(c["beta"], 0.3)
     c.heal()
     assert alpha.can_reach(c["beta"])
+
+
+# Two tests of a pytest run of their own: one fails, one is stopped by SIGTERM (a CI
+# timeout; Ctrl-C takes the same path) while its cluster runs.
+FAILED_AND_STOPPED = textwrap.dedent("""
+    import time
+    from pathlib import Path
+    OUT = Path(__file__).parent
+
+    def test_fails(cluster):
+        node = cluster("alpha", "beta")["alpha"]
+        sleeper = node.spawn(["sleep", "300"])
+        (OUT / "failed").write_text(f"{node.netns} {sleeper.pid}")
+        assert False, "a test that fails"
+
+    def test_stopped(cluster):
+        node = cluster("alpha")["alpha"]
+        sleeper = node.spawn(["sleep", "300"])
+        (OUT / "stopped").write_text(f"{node.netns} {sleeper.pid}")
+        time.sleep(60)
+""")
+
+
+def test_a_failed_test_and_a_stopped_run_leave_nothing(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("the test cluster needs root")
+    (tmp_path / "test_inner.py").write_text(FAILED_AND_STOPPED)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "tests.conftest", "-q",
+         str(tmp_path / "test_inner.py")], cwd=os.getcwd(), stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, env={**os.environ, "HBT_TMPDIR": str(tmp_path)})
+    try:
+        wait_until(lambda: (tmp_path / "stopped").exists(), 60, message="the inner run's second test")
+        child.send_signal(signal.SIGTERM)
+        output, _ = child.communicate(timeout=60)
+    finally:
+        child.kill()
+        child.wait(10)
+    assert child.returncode == 2 and "1 failed" in output, output      # 2: interrupted
+    made = [(tmp_path / name).read_text().split() for name in ("failed", "stopped")]
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert namespaces_of(child.pid) == [] and not [ns for ns, _ in made if ns in listed]
+    assert not [pid for _, pid in made if is_alive(int(pid))]
+    assert not list(tmp_path.glob(f"hbt{child.pid}-*"))
