@@ -244,14 +244,15 @@ class Watch:
                          if e.node == node and e.what == what and e.at >= after), None)
 
 
-LOSSES = ("down", "VIP removed", "unmounted", "role Secondary", "role Unconfigured")
+LOSSES = ("machine down", "VIP removed", "unmounted", "role Secondary", "role Unconfigured")
 
 
 def changes(old: NodeView, new: NodeView) -> list[str]:
     """Events between two views of one node, in words."""
     out = []
     if old.up != new.up:
-        out.append("up" if new.up else "down")
+        # the machine, not the cluster software: that starts only from its init scripts
+        out.append("machine up, nothing started" if new.up else "machine down")
     if old.vip != new.vip:
         out.append(f"VIP {'added' if new.vip else 'removed'}")
     if old.drbd.role != new.drbd.role:
