@@ -101,9 +101,11 @@ def test_run_and_state_folders_are_private(cluster):
     assert not os.path.exists("/run/heartbeat.pid")
     # Packaged folders are there, as after boot, with their owners.
     assert alpha.run("stat -c %U /var/lib/heartbeat/ccm /run/lock").stdout.split()[1] == "root"
-    alpha.run("echo uuid > /var/lib/heartbeat/hb_uuid; echo 'resource r0 {}' > /etc/drbd.conf")
+    alpha.run("echo uuid > /var/lib/heartbeat/hb_uuid; echo 'resource r0 {}' > /etc/drbd.conf;"
+              " echo md > /var/lib/drbd/drbd1.md")
     assert beta.read_file("/var/lib/heartbeat/hb_uuid", missing_ok=True) == ""
     assert beta.read_file("/etc/drbd.conf") == ""
+    assert not beta.exists("/var/lib/drbd/drbd1.md") and not os.path.exists("/var/lib/drbd/drbd1.md")
     assert not os.path.exists("/var/lib/heartbeat/hb_uuid")
     assert (alpha.root / "var/lib/heartbeat/hb_uuid").read_text() == "uuid\n"
 
