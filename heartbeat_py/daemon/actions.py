@@ -5,6 +5,8 @@ Messages and exit codes are those of heartbeat 3.0.6, observed in a test node:
   -s   `heartbeat OK [pid N et al] is running on HOST [NODE]...` 0;
        `heartbeat is stopped. No process` 3 (no pidfile) or 1 (stale pidfile)
   -k   waits until the daemon is gone, 0; `INFO: Heartbeat already stopped.` 0
+       (ours also returns, 1, when the daemon cancels the stop because a resource
+       would not stop: 3.0.6 rebooted the node there)
   -r   `Signalling heartbeat pid N to reread config files` 0; starts heartbeat when
        none runs; a bad configuration: `Config errors: Heartbeat pid N NOT restarted` 1
   start: `heartbeat: already running [pid N].` 0 when one runs.
@@ -26,6 +28,7 @@ from heartbeat_py.config.errors import where
 from heartbeat_py.config.text import ascii_lower
 
 from . import hblog
+from .control import ControlTimeout, ControlUnavailable, request
 from .core import Daemon, log_targets
 from .identity import local_node_name
 from .paths import Paths
@@ -37,6 +40,7 @@ LSB_EXIT_EPERM = 4
 READY_TIMEOUT = 60.0            # how long the starting process waits for the daemon
 KILL_WAIT_LIMIT = 3600.0        # 3.0.6 waits for ever; its emergency stop comes after an hour
 KILL_POLL = 0.1
+KILL_ASK_EVERY = 0.5            # how often -k asks the daemon whether it cancelled the stop
 DATEFMT = "%Y/%m/%d_%T\t"
 
 
@@ -64,6 +68,7 @@ def kill(options, cfg: HAConfig | None) -> int:
     if state.pid is None:
         print("INFO: Heartbeat already stopped.", file=sys.stderr)
         return LSB_EXIT_OK
+    cancelled = _shutdowns_cancelled()
     try:
         os.kill(state.pid, signal.SIGTERM)
     except ProcessLookupError:
@@ -72,12 +77,31 @@ def kill(options, cfg: HAConfig | None) -> int:
         print(f"ERROR: Could not kill pid {state.pid}:  {e.strerror}", file=sys.stderr)
         return LSB_EXIT_EPERM
     deadline = time.monotonic() + KILL_WAIT_LIMIT
+    next_ask = time.monotonic() + KILL_ASK_EVERY
     while time.monotonic() < deadline:
         if not is_alive(state.pid):
             return LSB_EXIT_OK
+        if cancelled is not None and time.monotonic() >= next_ask:
+            next_ask = time.monotonic() + KILL_ASK_EVERY
+            now = _shutdowns_cancelled()
+            if now is not None and now > cancelled:
+                print(f"ERROR: heartbeat pid {state.pid} cancelled its shutdown: a resource"
+                      " could not be stopped and stays on this node (see the log)",
+                      file=sys.stderr)
+                return LSB_EXIT_GENERIC
         time.sleep(KILL_POLL)
     print(f"ERROR: heartbeat pid {state.pid} did not stop", file=sys.stderr)
     return LSB_EXIT_GENERIC
+
+
+def _shutdowns_cancelled() -> int | None:
+    """How many graceful stops the running daemon has cancelled; None: no answer."""
+    try:
+        answer = request(_paths().control_socket, "stats", timeout=2.0)
+    except (ControlUnavailable, ControlTimeout, OSError, ValueError):
+        return None
+    value = answer.get("shutdowns_cancelled")
+    return value if isinstance(value, int) else None
 
 
 def reload(options, cfg: HAConfig | None) -> int:

@@ -129,6 +129,7 @@ class Daemon:
         self.comm_up = False            # repnodes received: we are active
         self.reqnodes_answered = False
         self.shutting_down = False
+        self.shutdowns_cancelled = 0    # `heartbeat -k` watches it (a failed resource stop)
         self.generation = 0
         self.uuid = b""
         self.media: list = []
@@ -246,6 +247,7 @@ class Daemon:
             self.log.error("Heartbeat shutdown cancelled: resources could not all be"
                            " released; stop them by hand, then stop heartbeat again.")
             self.shutting_down = False
+            self.shutdowns_cancelled += 1
             return
         self.send(kinds.ShutDone().to_message())
         await asyncio.sleep(SHUTDOWN_LINGER)
@@ -681,7 +683,8 @@ class Daemon:
             return {"ok": True, "received": self.counters.received,
                     "refused": self.counters.refused, "sent": self.counters.sent,
                     "generation": self.generation, "comm_up": self.comm_up,
-                    "dt_ms": self._advertised_dt(), "flow_control": self.flow_control}
+                    "dt_ms": self._advertised_dt(), "flow_control": self.flow_control,
+                    "shutdowns_cancelled": self.shutdowns_cancelled}
         return {"ok": False, "error": f"unknown command {cmd}"}
 
     def _shown_status(self, node: mb.Node) -> str:

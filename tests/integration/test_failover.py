@@ -396,10 +396,12 @@ def test_failed_stop_keeps_the_group_and_the_peer_never_starts_it(cluster):
     with VipWatch(a, b) as watch:
         assert a.tool("hb_standby").returncode == 0
         wait_until(lambda: "Standby cancelled" in a.log(), 10, message="standby cancelled")
-        # a graceful stop that cannot release the group does not leave either
-        pid = a.node.read_file("/run/heartbeat.pid").split()[0]
-        a.node.run(["kill", "-TERM", pid])
-        wait_until(lambda: "shutdown cancelled" in a.log(), 10, message="shutdown cancelled")
+        # a graceful stop that cannot release the group does not leave either, and
+        # `heartbeat -k` says so instead of waiting for a daemon that stays
+        stopped = a.heartbeat("-k")
+        assert stopped.returncode == 1, stopped
+        assert "cancelled its shutdown: a resource could not be stopped" in stopped.stderr
+        assert "shutdown cancelled" in a.log()
         time.sleep(DEADTIME * 2)
     watch.assert_never_both()
     assert a.node.exists("/run/sticky.running") and not b.node.exists("/run/sticky.running")
