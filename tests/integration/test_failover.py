@@ -397,9 +397,12 @@ def test_failed_stop_keeps_the_group_and_the_peer_never_starts_it(cluster):
         assert a.tool("hb_standby").returncode == 0
         wait_until(lambda: "Standby cancelled" in a.log(), 10, message="standby cancelled")
         # a graceful stop that cannot release the group does not leave either, and
-        # `heartbeat -k` says so instead of waiting for a daemon that stays
-        stopped = a.heartbeat("-k")
-        assert stopped.returncode == 1, stopped
+        # `/etc/init.d/heartbeat stop` (heartbeat -k) says so instead of waiting for a
+        # daemon that stays
+        stopped = a.node.run(["sh", str(REPO / "etc/init.d/heartbeat"), "stop"], check=False,
+                             timeout=60, env={"HEARTBEAT": str(Path(venv_bin()) / "heartbeat")})
+        assert (stopped.returncode, stopped.stdout) == (
+            1, "Stopping High-Availability services: Failed (rc=1).\n\n"), stopped
         assert "cancelled its shutdown: a resource could not be stopped" in stopped.stderr
         assert "shutdown cancelled" in a.log()
         time.sleep(DEADTIME * 2)
