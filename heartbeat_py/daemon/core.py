@@ -429,6 +429,8 @@ class Daemon:
             self.send(kinds.RepNodes(node, tuple(self._cluster_nodes()), ()).to_message())
         elif t == F.T_REPNODES:
             self._repnodes(msg, node)
+        elif t == F.T_QCSTATUS:
+            self._client_status(msg, node)
         else:
             # everything else is the resource layer's: the v1 resource protocol, ipfail's
             # messages, and what it does not know it ignores (3.0.6's notify_world)
@@ -445,6 +447,16 @@ class Daemon:
             self.flow_control = False
         self._membership_events(self.membership.status(node, status.st, status.dt,
                                                        self.loop.time()))
+
+    def _client_status(self, msg: Message, node: str) -> None:
+        """A 3.0.6 peer's `cl_status clientstatus <us> CLIENT`: without a client API no
+        client of ours is ever online; unanswered, the asker would wait and exit 13."""
+        try:
+            query = kinds.QueryClientStatus.from_message(msg)
+        except Garbled:
+            self.log.error("HBDoMsg_T_QCSTATUS ha_msg_value failed")
+            return
+        self.send(kinds.ClientStatus(node, query.client, query.from_id, "offline").to_message())
 
     def _repnodes(self, msg: Message, node: str) -> None:
         if self.comm_up:

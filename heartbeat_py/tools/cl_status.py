@@ -135,24 +135,63 @@ class Tool:
             return UNKNOWN_ERROR
 
     def parse(self, sub: str, argv: list[str]) -> dict:
-        usage, letters, missing = COMMANDS[sub]
-        for arg in argv[1:]:
-            if arg.startswith("-") and len(arg) > 1 and arg != "--":
-                for letter in arg[1:]:
-                    if letter not in letters.replace(":", ""):
-                        print(f"{sub}: invalid option -- '{letter}'", file=self.err)
-                        self.log.error("Error: getopt returnedcharacter ?.")
-                        raise Failed(PARAMETER_ERROR)
-                    if letter + ":" in letters:
-                        break
+        """3.0.6 scans each sub-command's options with getopt(3), then reads operands;
+        its quirks are kept (see _getopt), and docopt reads the canonical form."""
+        usage, _letters, missing = COMMANDS[sub]
         try:
-            return docopt(usage, argv, default_help=False)
+            return docopt(usage, self._getopt(sub, argv[1:]), default_help=False)
         except DocoptExit:
             if sub == "hbparameter":
                 self.log.error("parameter name required")
             elif missing:
                 print(missing, file=self.err)
             raise Failed(PARAMETER_ERROR) from None
+
+    def _getopt(self, sub: str, args: list[str]) -> list[str]:
+        """getopt(3) as 3.0.6 uses it: clustered flags, `-pNAME` or `-p NAME` (the last
+        wins), options among operands, a flag given twice counts once. A bad option
+        makes getopt complain; hbstatus then carries on, the others exit 11."""
+        letters = COMMANDS[sub][1]
+        flags, value, operands = [], None, []
+        i = 0
+        while i < len(args):
+            arg = args[i]
+            if arg == "--":
+                operands += args[i + 1:]
+                break
+            if not arg.startswith("-") or arg == "-":
+                operands.append(arg)
+                i += 1
+                continue
+            for j, letter in enumerate(arg[1:], 1):
+                if letter not in letters.replace(":", ""):
+                    self._bad_option(sub, f"invalid option -- '{letter}'")
+                    continue
+                if letter + ":" in letters:
+                    if j < len(arg) - 1:
+                        value = arg[j + 1:]
+                    elif i + 1 < len(args):
+                        i += 1
+                        value = args[i]
+                    else:
+                        self._bad_option(sub, f"option requires an argument -- '{letter}'")
+                    break
+                if letter not in flags:
+                    flags.append(letter)
+            i += 1
+        canonical = [sub] + [f"-{letter}" for letter in flags]
+        if value is not None:
+            canonical += ["-p", value]
+        return canonical + operands
+
+    def _bad_option(self, sub: str, complaint: str) -> None:
+        print(f"{sub}: {complaint}", file=self.err)
+        if sub == "hbstatus":
+            return
+        # two wordings in 3.0.6: its own loops say "code", the shared helper does not
+        code = "code " if sub in ("listnodes", "listhblinks", "hbparameter") else ""
+        self.log.error("Error: getopt returnedcharacter %s?.", code)
+        raise Failed(PARAMETER_ERROR)
 
     # -- sub-commands ----------------------------------------------------------------------
 

@@ -229,9 +229,36 @@ class Stonith(Kind):
     result: str
 
 
+@dataclass(frozen=True)
+class QueryClientStatus(Kind):
+    """`cl_status clientstatus NODE CLIENT` on a 3.0.6 node asks NODE this way."""
+
+    TYPE: ClassVar[str] = F.T_QCSTATUS
+    LAYOUT: ClassVar[tuple] = ((_T, F.F_TYPE, TEXT), ("dest", F.F_TO, TEXT),
+                               ("client", F.F_CLIENTNAME, TEXT), ("from_id", F.F_FROMID, TEXT))
+    client: str
+    from_id: str
+    dest: str | None = None
+
+
+@dataclass(frozen=True)
+class ClientStatus(Kind):
+    """The answer: `online` or `offline`, to the asking client (`to_id`)."""
+
+    TYPE: ClassVar[str] = F.T_RCSTATUS
+    LAYOUT: ClassVar[tuple] = ((_T, F.F_TYPE, TEXT), ("dest", F.F_TO, TEXT),
+                               ("result", F.F_APIRESULT, TEXT), ("client", F.F_CLIENTNAME, TEXT),
+                               ("to_id", F.F_TOID, TEXT), ("status", F.F_CLIENTSTATUS, TEXT))
+    dest: str
+    client: str
+    to_id: str
+    status: str
+    result: str = "OK"
+
+
 KINDS = {k.TYPE: k for k in (Status, Ack, RexmitRequest, NakRexmit, ReqNodes, RepNodes,
                              Starting, Resources, AskResources, IpRequest, IpRequestResp,
-                             Takeover, ShutDone, Stonith)}
+                             Takeover, ShutDone, Stonith, QueryClientStatus, ClientStatus)}
 
 
 def parse(msg):

@@ -6,6 +6,7 @@ sending the classic wire form, with a wrong key on one side, and over a lossy li
 from __future__ import annotations
 
 import os
+import re
 import sys
 import textwrap
 import time
@@ -156,8 +157,49 @@ def test_lost_packets_are_retransmitted_both_ways(mixed):
     assert both_active(real, ours)
 
 
+# cl_status questions asked on both sides ({me}: the asking node, {other}: the peer)
+CL_STATUS = [
+    "hbstatus", "hbstatus -x", "hbstatus -v -v", "hbstatus -m -v", "listnodes", "listnodes -n",
+    "listnodes -p", "listnodes -x", "nodestatus {other}", "nodestatus {OTHER}",
+    "nodestatus -m {other}", "nodestatus {other} -m", "nodestatus nosuch", "nodestatus",
+    "nodestatus -x {other}", "nodetype {other}", "nodetype nosuch", "nodetype",
+    "nodeweight {other}", "nodesite {other}",
+    "listhblinks {other}", "listhblinks -v {other}", "listhblinks -m {me}", "listhblinks nosuch",
+    "listhblinks -q {other}", "hblinkstatus {other} eth0", "hblinkstatus {me} eth0",
+    "hblinkstatus {other} eth9", "hblinkstatus {other}", "hbparameter -p keepalive",
+    "hbparameter -pdeadtime", "hbparameter -m -p warntime", "hbparameter -p udpport",
+    "hbparameter -p nosuch", "hbparameter", "hbparameter -p", "hbparameter -x",
+    "clientstatus {other} ipfail", "bogus",
+]
+
+
+def cl_status_answers(node, me, other):
+    """(exit code, stdout, stderr) of every CL_STATUS question, with the node names, the
+    version and the log lines' date/host/pid made the same for both heartbeats. Node
+    lists come in ha.cf's order, the same on both sides: so once the names are ME and
+    OTHER, their entries are compared as a set."""
+    def same(text):
+        text = re.sub(r"^\w{3} [ \d]\d [\d:]{8} \S+ cl_status: \[\d+\]: ", "", text, flags=re.M)
+        text = re.sub(r"3\.0\.6 \(.*\)", "3.0.6", text)
+        return text.replace(me, "ME").replace(other, "OTHER")
+
+    def entries(text):
+        text = text.rstrip("\n")
+        return sorted(text.split("\n\n")) if "\n\n" in text else sorted(text.splitlines())
+    answers = {}
+    for question in CL_STATUS:
+        argv = question.format(me=me, other=other, OTHER=other.upper()).split()
+        r = node.run(["cl_status"] + argv, check=False)
+        out = same(r.stdout)
+        if argv[0] in ("listnodes", "hbstatus"):
+            out = entries(out)
+        answers[question] = (r.returncode, out, same(r.stderr))
+    return answers
+
+
 def test_node_names_are_lower_cased_on_the_wire_in_logs_and_tools_as_3_0_6(cluster):
-    """Machines named NodeA/NodeB (the reference set-up) with `node NodeA NodeB`."""
+    """Machines named NodeA/NodeB (the reference set-up) with `node NodeA NodeB`; then
+    each side's cl_status answers every question as the other side's does."""
     c = cluster("NodeA", "NodeB")
     real, ours = c["NodeA"], c["NodeB"]
     real.venv_on_path = False
@@ -176,3 +218,7 @@ def test_node_names_are_lower_cased_on_the_wire_in_logs_and_tools_as_3_0_6(clust
     assert "info: Link nodea:eth0 up." in log(ours)
     assert "info: Status update for node nodea: status active" in log(ours)
     assert "info: Status update for node nodeb: status active" in log(real)
+    theirs = cl_status_answers(real, "nodea", "nodeb")
+    ours_ = cl_status_answers(ours, "nodeb", "nodea")
+    differ = [(q, ours_[q], theirs[q]) for q in CL_STATUS if ours_[q] != theirs[q]]
+    assert not differ, "\n".join(map(repr, differ))

@@ -38,7 +38,9 @@ def answers(tmp_path_factory):
         ("hbparameter", "-p", "deadtime"), ("hbparameter", "-p", "crm"),
         ("hbparameter", "-p", "hbversion"), ("hbparameter", "-m", "-p", "keepalive"),
         ("hbparameter", "-p", "nosuch"), ("hbparameter",), ("rscstatus",), ("rscstatus", "-m"),
-        ("clientstatus", "beta", "ipfail"), ("bogus",),
+        ("clientstatus", "beta", "ipfail"), ("bogus",), ("hbstatus", "-x"), ("listnodes", "-v", "-v"),
+        ("listnodes", "-x"), ("hbparameter", "-pkeepalive"), ("hbparameter", "-p"),
+        ("hbparameter", "-p", "deadtime", "-p", "keepalive"), ("nodestatus", "beta", "-m"),
     ]
 
     async def scenario():
@@ -174,3 +176,20 @@ def test_standby_without_a_daemon_says_so(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("sys.argv", ["hb_standby"])
     assert hb_standby.main([]) == 1
     assert "heartbeat is not running" in capsys.readouterr().err
+
+
+def test_options_are_read_as_3_0_6s_getopt_reads_them(answers):
+    # hbstatus lets getopt complain about an unknown option and answers anyway
+    assert answers[("hbstatus", "-x")] == (0, "Heartbeat is running on this machine.\n",
+                                           "hbstatus: invalid option -- 'x'\n")
+    assert answers[("listnodes", "-v", "-v")] == answers[("listnodes", "-v")]
+    code, out, err = answers[("listnodes", "-x")]
+    assert code == 11 and err.startswith("listnodes: invalid option -- 'x'\n")
+    assert err.endswith("ERROR: Error: getopt returnedcharacter code ?.\n")
+    assert answers[("nodestatus", "-x", "beta")][2].endswith(
+        "ERROR: Error: getopt returnedcharacter ?.\n")          # the other wording
+    assert answers[("hbparameter", "-pkeepalive")] == (0, "100ms\n", "")
+    assert answers[("hbparameter", "-p", "deadtime", "-p", "keepalive")] == (0, "100ms\n", "")
+    code, out, err = answers[("hbparameter", "-p")]
+    assert code == 11 and err.startswith("hbparameter: option requires an argument -- 'p'\n")
+    assert answers[("nodestatus", "beta", "-m")] == (0, "The cluster node beta is active\n", "")

@@ -449,3 +449,26 @@ def test_keepalive_paces_our_statuses(tmp_path, keepalive_ms):
     interval = keepalive_ms / 1000
     assert len(heard) >= 1.5 / interval - 1
     assert all(interval * 0.6 < g < interval * 1.5 for g in gaps), gaps
+
+
+def test_a_client_status_query_is_answered_offline(tmp_path):
+    """What a 3.0.6 peer's `cl_status clientstatus alpha ipfail` sends and waits for."""
+    from heartbeat_py.wire import kinds
+    keyring = Keyring.single(1, "sha1", b"secret")
+
+    async def scenario():
+        bus = Bus()
+        a, b = Node(tmp_path, "alpha", bus).start(), Node(tmp_path, "beta", bus).start()
+        await until(lambda: b.status_of("alpha") == "active", 3)
+        b.daemon.send(kinds.QueryClientStatus("ipfail", "4242", "alpha").to_message())
+
+        def answer():
+            for sender, data in bus.sent:
+                msg = decode_packet(data, keyring)
+                if sender == "alpha" and msg.get("t") == "respond-cstatus":
+                    return msg
+        got = await until(answer, 2, "respond-cstatus")
+        await stop_all(a, b)
+        return got
+    msg = run(scenario())
+    assert kinds.parse(msg) == kinds.ClientStatus("beta", "ipfail", "4242", "offline")

@@ -4,7 +4,7 @@ import pytest
 from heartbeat_py.wire import (Ack, AskResources, Envelope, Garbled, IpRequest, IpRequestResp,
                                Message, NakRexmit, RepNodes, ReqNodes, Replay, Resources,
                                RexmitRequest, ShutDone, Starting, Status, Stonith, Takeover,
-                               UnknownNode, parse, read_envelope, screen, stamp)
+                               UnknownNode, kinds, parse, read_envelope, screen, stamp)
 
 ENV = Envelope(src="nodea", hg=0x6B06821C, ts=0x6B06821D, ttl=3, seq=0x2A,
                ld="0.10 0.20 0.30 1/100 42", srcuuid=b"U" * 16)
@@ -16,7 +16,8 @@ ALL = [
     Resources.held("local", True), Resources("foreign", info="mach_down"),
     AskResources("all", "me"), IpRequest("10.0.0.1"),
     IpRequestResp("nodea", "10.0.0.1/24/eth0", True), Takeover("all"), ShutDone(),
-    Stonith("nodeb", "unneeded"),
+    Stonith("nodeb", "unneeded"), kinds.QueryClientStatus("ipfail", "12343", "nodeb"),
+    kinds.ClientStatus("nodea", "ipfail", "12343", "offline"),
 ]
 
 
@@ -36,6 +37,10 @@ def test_wire_renderings_match_heartbeat():
     assert Resources.held("none", False).to_message().names() == [
         "t", "rsc_hold", "rtype", "isstable"]
     assert IpRequestResp("a", "ip", False).to_message()["weown"] == "no"
+    # as a 3.0.6 node answers `cl_status clientstatus` (captured between two of them)
+    assert kinds.ClientStatus("alpha", "ipfail", "12343", "offline").to_message() == Message.of(
+        ("t", "respond-cstatus"), ("dest", "alpha"), ("result", "OK"), ("cn", "ipfail"),
+        ("to_id", "12343"), ("cs", "offline"))
 
 
 def test_unknown_types_parse_to_none_and_broken_known_ones_are_garbled():
