@@ -216,6 +216,16 @@ def test_auto_failback_off_leaves_the_group_on_the_survivor(cluster):
     assert (a.rscstatus(), b.rscstatus()) == ("none", "all")
 
 
+def test_legacy_failover_and_failback_between_two_of_ours(cluster):
+    """auto_failback legacy (the default, no auto_failback line): no handshake; the
+    returning owner asks for its group with ip-request and the holder gives it up."""
+    a, b, _ = pair(cluster, failback="legacy")
+    failover_after_kill(a, b)
+    restart_and_watch(a, b, lambda: a)
+    assert not b.has_vip()
+    # legacy has no standby: only an ip-request makes the holder release the group
+    assert b.log().count("Releasing resource group: alpha") == 1
+
 def standby_and_takeover(a, b):
     """hb_standby on the owner, then hb_takeover there: exit 0, the group moves over
     and back, never on both nodes."""
