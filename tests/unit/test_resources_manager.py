@@ -110,9 +110,12 @@ async def until(condition, timeout=10.0, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-async def start_pair(tmp_path, **kw):
+async def start_pair(tmp_path, prepare=None, **kw):
+    """Two managers started together; `prepare(alpha)` runs first (to change a script)."""
     net = Net()
     a, b = make_node(tmp_path, "alpha", net, **kw), make_node(tmp_path, "beta", net, **kw)
+    if prepare is not None:
+        prepare(a)
     for mgr, peer in ((a, "beta"), (b, "alpha")):
         mgr.start()
         mgr.node_status(peer, None, "up")
@@ -277,22 +280,16 @@ def test_scripts_get_heartbeats_environment(tmp_path, monkeypatch):
     rsctmp = tmp_path / "rsctmp"
     monkeypatch.setenv("HA_RSCTMP", str(rsctmp))
 
-    async def main():
-        net = Net()
-        a = make_node(tmp_path, "alpha", net, haresources="alpha resA\n",
-                      hacf_extra="env FOO=bar\ndebug 1\n")
-        b = make_node(tmp_path, "beta", net, haresources="alpha resA\n")
-        dump = ('[ "$action" = start ] && { env > "$HA_STATE/env"; '
-                '[ -t 0 ] && echo tty >> "$HA_STATE/env"; }\n')
-        script = a.config.confdir / "resource.d" / "resA"
+    dump = ('[ "$action" = start ] && { env > "$HA_STATE/env"; '
+            '[ -t 0 ] && echo tty >> "$HA_STATE/env"; }\n')
+
+    def dumping_env(mgr):
+        script = mgr.config.confdir / "resource.d" / "resA"
         script.write_text(SCRIPT.replace("case $action", dump + "case $action"))
-        for mgr, peer in ((a, "beta"), (b, "alpha")):
-            mgr.start()
-            mgr.node_status(peer, None, "up")
-            mgr.node_status(peer, "up", "active")
-        for mgr in (a, b):
-            mgr.api.comm_is_up = True
-            mgr.comm_up()
+
+    async def main():
+        net, a, b = await start_pair(tmp_path, prepare=dumping_env, haresources="alpha resA\n",
+                                     hacf_extra="env FOO=bar\ndebug 1\n")
         await until(lambda: running(a) == ["resA"], 15, "resA on alpha")
         env = dict(line.split("=", 1) for line in
                    (a.state / "env").read_text().splitlines() if "=" in line)
