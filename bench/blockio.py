@@ -27,7 +27,10 @@ test cluster, Primary's /dev/drbdN). All backing files are written in full first
 sit on the same file system; both NBD chains and the loop use the page cache of the
 backing file (as nbdkit's file plugin does by default). Rounds interleave the chains
 (ABBA); each cell is the median over rounds. Latencies are fio's completion latency
-percentiles.
+percentiles. DRBD's backing disks are loop devices on files of the same file system;
+both nodes of the pair live on this one machine, so the Secondary's writes go to the
+same disk and both engines, nbdfuse and fio share its 2 cores: replication costs more
+here than between two machines.
 """
 
 
