@@ -38,7 +38,11 @@ from .inbound import Accepted, accept
 from .no_resources import NoResources
 from .paths import Paths
 
-HOUSEKEEPING = 0.05             # seconds between checks for deaths and due retransmit requests
+# Checks for deaths and due retransmit requests run every deadtime/20 (within these
+# bounds): a death is then noticed within 5 % of deadtime, and an idle daemon with the
+# classic timers wakes a few times a second instead of twenty.
+HOUSEKEEPING_MIN = 0.02
+HOUSEKEEPING_MAX = 0.25
 START_LAPSE = 5.0               # 3.0.6 advertises 2 s more deadtime for its first 5 s
 EXTRA_DEADTIME_MS = 2000
 SHUTDOWN_LINGER = 1.0           # keep answering retransmit requests after shutdone
@@ -222,7 +226,7 @@ class Daemon:
         self.send_status()
         self._tasks.append(self.loop.create_task(self._every(lambda: self.keepalive,
                                                              self.send_status)))
-        self._tasks.append(self.loop.create_task(self._every(lambda: HOUSEKEEPING,
+        self._tasks.append(self.loop.create_task(self._every(self._housekeeping_interval,
                                                              self._housekeeping)))
 
     def request_stop(self) -> None:
@@ -549,6 +553,10 @@ class Daemon:
                 else:
                     self.log.warning("Late heartbeat: Node %s: interval %d ms",
                                      event.node, event.interval_ms)
+
+    def _housekeeping_interval(self) -> float:
+        deadtime = self.config.hacf.deadtime_ms / 1000
+        return min(HOUSEKEEPING_MAX, max(HOUSEKEEPING_MIN, deadtime / 20))
 
     def _housekeeping(self) -> None:
         now = self.loop.time()
