@@ -119,7 +119,7 @@ def test_a_wrong_key_means_no_membership_and_a_log_line(mixed):
 LOSS = """table inet hbloss {
   chain input {
     type filter hook input priority 0; policy accept;
-    udp dport 694 numgen random mod 100 < 25 drop
+    udp dport 694 numgen random mod 100 < 15 drop
   }
 }
 """
@@ -132,7 +132,7 @@ def gaps_closed(text, peer):
 
 
 def test_lost_packets_are_retransmitted_both_ways(mixed):
-    """A quarter of heartbeat packets dropped on both sides: ours asks the real one for
+    """15% of heartbeat packets dropped on both sides: ours asks the real one for
     what it missed (NS_rexmit) and the real one asks ours; every gap is filled."""
     c, real, ours = mixed
     configure(real, ours, "2 md5 Hello!")
