@@ -14,7 +14,7 @@ import time
 import pytest
 
 from tests.cluster import wait_until
-from tests.integration.test_hb_pair import (DEADTIME, INITDEAD, KEEPALIVE, REAL, assert_deadtime,
+from tests.integration.test_hb_pair import (DEADTIME, INITDEAD, KEEPALIVE, QUICK, REAL, assert_deadtime,
                                             both_active, configure, log, nodestatus,
                                             past_start_lapse, start, time_to_death)
 
@@ -222,3 +222,26 @@ def test_node_names_are_lower_cased_on_the_wire_in_logs_and_tools_as_3_0_6(clust
     ours_ = cl_status_answers(ours, "nodeb", "nodea")
     differ = [(q, ours_[q], theirs[q]) for q in CL_STATUS if ours_[q] != theirs[q]]
     assert not differ, "\n".join(map(repr, differ))
+
+
+def test_generation_and_uuid_carry_over_between_the_real_heartbeat_and_ours(cluster):
+    """An admin moving a node to ours (or back) keeps its hb_generation, which must
+    never go down, and its hb_uuid, which peers know it by."""
+    node = cluster("alpha", "beta")["alpha"]
+    configure(node, media="bcast eth0")
+    seen = []
+    for program in ("heartbeat", REAL, "heartbeat", REAL):
+        before = log(node).count("info: Heartbeat generation: ")
+        node.run([program], env=QUICK, timeout=30)
+        wait_until(lambda: log(node).count("info: Heartbeat generation: ") > before, 10,
+                   message=f"{program} started")
+        started = [l for l in log(node).splitlines() if "info: heartbeat: version" in l][-1]
+        assert ("heartbeat_py" in started) is (program == "heartbeat"), started
+        generation = int(node.read_file("/var/lib/heartbeat/hb_generation"))
+        assert f"info: Heartbeat generation: {generation}" in log(node)
+        seen.append((generation, node.run(["od", "-An", "-tx1", "/var/lib/heartbeat/hb_uuid"]).stdout))
+        node.kill()
+        node.reboot()
+    first = seen[0][0]
+    assert [g for g, _ in seen] == [first, first + 1, first + 2, first + 3]
+    assert len({u for _, u in seen}) == 1
