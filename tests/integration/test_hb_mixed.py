@@ -58,7 +58,8 @@ def first_bytes_on_the_wire(at, sender):
     ("2 md5 Hello!", "", "###\n"),
     ("3 sha1 s3cr3t", "", "###\n"),
     ("1 sha1 s3cr3t", "msgfmt classic\n", ">>>\n"),      # ours sends >>>/<<< packets
-], ids=["md5", "sha1", "classic"])
+    ("1 crc", "msgfmt netstring\n", "###\n"),           # no inner auth field either side
+], ids=["md5", "sha1", "classic", "crc-netstring"])
 def test_real_and_ours_form_one_cluster_and_survive_kills(mixed, auth, extra, form):
     c, real, ours = mixed
     configure(real, ours, auth, extra)
