@@ -246,3 +246,22 @@ def test_generation_and_uuid_carry_over_between_the_real_heartbeat_and_ours(clus
     first = seen[0][0]
     assert [g for g, _ in seen] == [first, first + 1, first + 2, first + 3]
     assert len({u for _, u in seen}) == 1
+
+
+@pytest.mark.parametrize("media", ["bcast eth0", "mcast eth0 239.0.2.1 694 1 0"],
+                         ids=["bcast", "mcast"])
+def test_broadcast_and_multicast_media_with_the_real_heartbeat(mixed, media):
+    """Each side sees the other's link up, and its own as 3.0.6 sees its own: up when
+    its broadcasts come back, dead with multicast loop 0."""
+    c, real, ours = mixed
+    for node in (real, ours):
+        configure(node, media=media)
+    start(real)
+    start(ours)
+    wait_until(lambda: both_active(real, ours), 2 * KEEPALIVE + INITDEAD, message="both active")
+
+    def links(node, me, other):
+        return [node.run(["cl_status", "hblinkstatus", name, "eth0"], check=False).stdout
+                for name in (me, other)]
+    assert links(ours, "beta", "alpha") == links(real, "alpha", "beta")
+    assert links(ours, "beta", "alpha")[1] == "up\n"
