@@ -121,6 +121,7 @@ class Tool:
                 self.ask("ping")
             except ControlUnavailable:
                 if sub == "hbstatus":
+                    self._getopt(sub, argv[1:])     # its complaints, as 3.0.6 reads options
                     self.say("Heartbeat is stopped on this machine.")
                     return NORMAL_FAIL
                 self.log.error("Cannot signon with heartbeat")

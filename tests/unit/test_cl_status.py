@@ -147,6 +147,8 @@ def test_standby_and_takeover_reach_the_resource_layer(answers):
 def test_without_a_daemon(tmp_path):
     paths = Paths(tmp_path / "pid", tmp_path / "run", tmp_path / "lib")
     assert tool_run(paths, "hbstatus") == (1, "Heartbeat is stopped on this machine.\n", "")
+    assert tool_run(paths, "hbstatus", "-x") == (1, "Heartbeat is stopped on this machine.\n",
+                                                 "hbstatus: invalid option -- 'x'\n")
     code, out, err = tool_run(paths, "nodestatus", "beta")
     assert code == 1 and out == ""
     assert [LOG_LINE.sub("", line) for line in err.splitlines()] == [
