@@ -106,6 +106,7 @@ class Channel:
                 return
             if len(self._buf) - self._end < 65536:
                 self._make_room(65536)
+            room = len(self._buf) - self._end
             try:
                 n = self.sock.recv_into(memoryview(self._buf)[self._end:])
             except (BlockingIOError, InterruptedError):
@@ -123,6 +124,8 @@ class Channel:
             need = self._parse()
             if need:
                 self._make_room(need)
+            if n < room:
+                break               # drained: no second recv() just to see EAGAIN
         if not self.closed and self.on_batch is not None:
             try:
                 self.on_batch()

@@ -16,6 +16,12 @@ The backend protocol (the engine implements it; FileBackend is a plain-file one)
     async flush()
     async trim(offset, length)
     optional: async write_zeroes(offset, length)
+    optional: start_write(offset, data, fua, done) -> bool: the same write without a
+                                    task: started now, `done(error)` (None or an
+                                    OSError) runs once when it completes; False: not
+                                    started, write() is awaited instead.  Most writes
+                                    take this path: a task, its coroutines and a
+                                    future per request cost more than the write.
 """
 import asyncio
 import errno
@@ -72,6 +78,8 @@ class NbdServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._handshakes: set[asyncio.Task] = set()
         self._connections: set[_Connection] = set()
+        self._direct_writes: set[_DirectWrite] = set()     # start_write()s in flight
+        self._write_barriers: list[tuple[set, asyncio.Future]] = []
         self.pool = BufferPool()
         self.counts = [0] * 8          # answered requests by NBD command number
         self.errors = 0
@@ -149,6 +157,28 @@ class NbdServer:
     def write_tasks(self) -> list[asyncio.Task]:
         return [t for c in self._connections for t, kind in c.tasks.items() if kind in _WRITE_KINDS]
 
+    async def writes_in_flight_done(self) -> None:
+        """Wait until every write in flight now (tasks and start_write()s) completed."""
+        earlier = [t for t in self.write_tasks() if not t.done()]
+        if earlier:
+            await asyncio.wait(earlier)
+        if self._direct_writes:
+            fut = self._loop.create_future()
+            self._write_barriers.append((set(self._direct_writes), fut))
+            await fut
+
+    def _direct_write_done(self, op: "_DirectWrite") -> None:
+        self._direct_writes.discard(op)
+        if self._write_barriers:
+            still = []
+            for pending, fut in self._write_barriers:
+                pending.discard(op)
+                if pending:
+                    still.append((pending, fut))
+                elif not fut.done():
+                    fut.set_result(None)
+            self._write_barriers = still
+
     def _accept(self) -> None:
         while self._listener is not None:
             try:
@@ -224,11 +254,13 @@ class _Connection:
         self.structured = structured
         self.closed = self.loop.create_future()
         self.tasks: dict[asyncio.Task, int] = {}
+        self.direct = 0                 # start_write()s in flight
+        self._start_write = getattr(self.backend, "start_write", None)
         self._rbuf = bytearray(RECV_BUFFER)
         self._rview = memoryview(self._rbuf)
         self._rstart = 0
         self._rend = 0
-        self._payload: tuple[_Request, bytearray, memoryview] | None = None
+        self._payload: tuple[_Request, _Payload] | None = None
         self._payload_pos = 0
         self._reading = False
         self._draining = False          # DISC or EOF seen: finish what is in flight, then close
@@ -268,8 +300,12 @@ class _Connection:
         self.tasks.clear()   # a task cancelled before its first step never reaches _run's end
 
     def _maybe_finish(self) -> None:
-        if self._draining and not self.tasks and not self._out and not self.closed.done():
+        if self._draining and not self.tasks and not self.direct and not self._out \
+                and not self.closed.done():
             self.abort("client finished")
+
+    def _in_flight(self) -> int:
+        return len(self.tasks) + self.direct
 
     # --- receiving ----------------------------------------------------------------------
     def _pause_reading(self) -> None:
@@ -288,13 +324,17 @@ class _Connection:
         try:
             for _ in range(16):
                 if self._payload is not None:
-                    self._recv_payload()
+                    if self._recv_payload():
+                        return
                 else:
+                    room = len(self._rview) - self._rend
                     n = self.sock.recv_into(self._rview[self._rend:])
                     if n == 0:
                         return self._on_eof()
                     self._rend += n
                     self._parse()
+                    if n < room:
+                        return      # drained: no second recv() just to see EAGAIN
                 if not self._reading:
                     return
         except (BlockingIOError, InterruptedError):
@@ -309,16 +349,21 @@ class _Connection:
         # EOF without NBD_CMD_DISC is how many clients say goodbye: not an error.
         self.stop_reading()
 
-    def _recv_payload(self) -> None:
-        req, buf, view = self._payload
-        n = self.sock.recv_into(view[self._payload_pos:])
+    def _recv_payload(self) -> bool:
+        """Receive more of a large write; True when the socket has nothing more now."""
+        req, payload = self._payload
+        room = req.length - self._payload_pos
+        n = self.sock.recv_into(payload.view[self._payload_pos:])
         if n == 0:
-            return self._on_eof()
+            self._on_eof()
+            return True
         self._payload_pos += n
         if self._payload_pos == req.length:
             self._payload = None
-            self._dispatch(req, buf, view)
+            self._dispatch(req, payload)
             self._parse()
+            return False
+        return n < room
 
     def _parse(self) -> None:
         rview = self._rview
@@ -341,20 +386,19 @@ class _Connection:
                     return
                 have = end - start
                 if have >= length:
-                    data = rview[start:start + length].tobytes()
+                    payload = _Payload(None, rview[start:start + length].tobytes())
                     start += length
-                    self._dispatch(req, None, data)
+                    self._dispatch(req, payload)
                     continue
-                buf = self.server.pool.take(length)
-                view = memoryview(buf)
-                view[:have] = rview[start:end]
+                payload = _Payload(self.server.pool.take(length))
+                payload.view[:have] = rview[start:end]
                 start = end
-                self._payload = (req, buf, view)
+                self._payload = (req, payload)
                 self._payload_pos = have
             elif kind == P.CMD_DISC:
                 self._draining = True
             else:
-                self._dispatch(req, None, None)
+                self._dispatch(req, None)
         # Keep the unparsed tail at the front of the buffer for the next recv.
         tail = end - start
         if tail and start:
@@ -364,31 +408,47 @@ class _Connection:
             self.stop_reading()
 
     # --- executing -------------------------------------------------------------------
-    def _dispatch(self, req: _Request, buf, data) -> None:
-        task = self.loop.create_task(self._run(req, buf, data))
+    def _dispatch(self, req: _Request, payload: "_Payload | None") -> None:
+        if req.kind == P.CMD_WRITE and self._start_write is not None and req.length \
+                and not self._check(req):
+            op = _DirectWrite(self, req, payload)
+            self.direct += 1
+            self.server._direct_writes.add(op)
+            started = self._start_write(req.offset, payload.view,
+                                        bool(req.flags & P.CMD_FLAG_FUA), op.done)
+            op.starting = False
+            if started:
+                if self._in_flight() >= MAX_INFLIGHT:
+                    self._pause_reading()
+                return
+            self.direct -= 1
+            self.server._direct_writes.discard(op)
+        task = self.loop.create_task(self._run(req, payload))
         self.tasks[task] = req.kind
-        if len(self.tasks) >= MAX_INFLIGHT:
+        if self._in_flight() >= MAX_INFLIGHT:
             self._pause_reading()
 
-    def _request_done(self, task: asyncio.Task) -> None:
+    def _request_done(self, task: asyncio.Task | None) -> None:
         # Called at the end of _run itself: cheaper than a done-callback per request.
-        self.tasks.pop(task, None)
-        if len(self.tasks) < MAX_INFLIGHT // 2 and self._out_bytes < OUT_HIGH_WATER:
+        if task is not None:
+            self.tasks.pop(task, None)
+        if self._in_flight() < MAX_INFLIGHT // 2 and self._out_bytes < OUT_HIGH_WATER:
             self._resume_reading()
         self._maybe_finish()
 
-    async def _run(self, req: _Request, buf, data) -> None:
+    async def _run(self, req: _Request, payload) -> None:
         try:
-            await self._serve(req, buf, data)
+            await self._serve(req, payload)
         finally:
             self._request_done(asyncio.current_task())
 
-    async def _serve(self, req: _Request, buf, data) -> None:
+    async def _serve(self, req: _Request, payload) -> None:
         error = self._check(req)
         reply_data = None
         if not error:
             try:
-                reply_data = await self._execute(req, data)
+                reply_data = await self._execute(
+                    req, payload.view if payload is not None else None)
             except asyncio.CancelledError:
                 error = P.ESHUTDOWN
             except OSError as e:
@@ -403,9 +463,8 @@ class _Connection:
                 log.error("nbd: backend returned %d bytes for a %d-byte read",
                           len(reply_data), req.length)
                 error = P.EIO
-        if buf is not None:
-            self.server.pool.give_back(buf, data)
-            del buf, data
+        if payload is not None:
+            payload.release(self.server.pool)
         self._reply(req, error, reply_data)
 
     def _check(self, req: _Request) -> int:
@@ -432,9 +491,7 @@ class _Connection:
                 await backend.write(req.offset, data, fua=bool(req.flags & P.CMD_FLAG_FUA))
         elif kind == P.CMD_FLUSH:
             # Cover writes still in flight too, not only those already answered.
-            earlier = [t for t in self.server.write_tasks() if not t.done()]
-            if earlier:
-                await asyncio.wait(earlier)
+            await self.server.writes_in_flight_done()
             await backend.flush()
         elif kind == P.CMD_TRIM:
             if req.length:
@@ -488,7 +545,7 @@ class _Connection:
             self._out.append(b)
             self._out_bytes += len(b)
         if not self._flush_pending and not self._writer_armed:
-            if len(self.tasks) <= 1:
+            if self._in_flight() <= 1:
                 # Nothing else in flight: answer now rather than one loop turn later.
                 self._send_out()
                 return
@@ -520,7 +577,7 @@ class _Connection:
             if self._writer_armed:
                 self.loop.remove_writer(self.fd)
                 self._writer_armed = False
-            if len(self.tasks) < MAX_INFLIGHT // 2:
+            if self._in_flight() < MAX_INFLIGHT // 2:
                 self._resume_reading()
             self._maybe_finish()
 
@@ -533,6 +590,60 @@ class _Connection:
         del out[:i]
         if sent:
             out[0] = memoryview(out[0])[sent:]
+
+
+class _Payload:
+    """A write's data: a pooled buffer (large writes) and the one view of it handed to
+    the backend, or bytes.  `release` returns the buffer once nothing else holds it."""
+    __slots__ = ("buf", "view")
+
+    def __init__(self, buf, data=None):
+        self.buf = buf
+        self.view = memoryview(buf) if buf is not None else data
+
+    def release(self, pool: BufferPool) -> None:
+        # the only references left are these locals: give_back can tell whether the
+        # backend kept one
+        buf, view = self.buf, self.view
+        self.buf = self.view = None
+        if buf is not None:
+            pool.give_back(buf, view)
+
+
+class _DirectWrite:
+    """A write the backend runs without a task (start_write); `done` ends it."""
+    __slots__ = ("conn", "req", "payload", "finished", "starting")
+
+    def __init__(self, conn: _Connection, req: _Request, payload: _Payload):
+        self.conn, self.req, self.payload = conn, req, payload
+        self.finished = False
+        self.starting = True
+
+    def done(self, error) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        conn, req = self.conn, self.req
+        if self.payload.buf is not None:
+            if self.starting:
+                # done inside start_write: its frame still holds the view
+                conn.loop.call_soon(self.payload.release, conn.server.pool)
+            else:
+                self.payload.release(conn.server.pool)
+        code = 0
+        if error is not None:
+            if isinstance(error, OSError):
+                log.warning("nbd: request %d at %d+%d failed: %s", req.kind, req.offset,
+                            req.length, error)
+                code = _wire_errno(error)
+            else:
+                log.error("nbd: backend failed on request %d at %d+%d: %r", req.kind,
+                          req.offset, req.length, error)
+                code = P.EIO
+        conn._reply(req, code, None)
+        conn.direct -= 1
+        conn.server._direct_write_done(self)
+        conn._request_done(None)
 
 
 def _wire_errno(e: OSError) -> int:

@@ -25,6 +25,7 @@ from .bitmap import BLOCK
 
 MAX_REQUEST = 256 << 10          # bytes per resync/verify request
 MAX_IN_FLIGHT = 8 << 20          # bytes requested and not yet answered
+READ_AHEAD = 2 << 20             # what the reading side asks the kernel to fetch ahead
 MARK_STEP = 1.0                  # seconds between progress marks
 MARKS = 10
 
@@ -216,6 +217,7 @@ class Sync:
             vol.counters.pe += 1
             if self.csum is not None:
                 digest = self.csum(vol._pread(offset, length))
+                self._read_ahead_oos(offset + length)
                 vol.res.channel.send(wire.CSUM_RS_REQUEST, vol.vnr,
                                      wire.BLOCK_S.pack(offset, length), digest)
             else:
@@ -270,6 +272,7 @@ class Sync:
         except OSError:
             ch.send(wire.RS_NEG, vol.vnr, wire.BLOCK_S.pack(offset, length))
             return
+        self._read_ahead_oos(offset + length)
         if with_digest and self.csum is not None and \
                 self.csum(data) == bytes(payload[wire.BLOCK_S.size:]):
             vol.bitmap.clear_range(offset, length)
@@ -279,6 +282,15 @@ class Sync:
             return
         vol.counters.ns += length
         ch.send(wire.RS_DATA, vol.vnr, wire.U64.pack(offset), data)
+
+    def _read_ahead_oos(self, offset: int) -> None:
+        """The out-of-sync run from `offset` on is what the target asks for next."""
+        bitmap = self.vol.bitmap
+        bit = offset // BLOCK
+        if bit >= bitmap.nbits or not bitmap.test(bit):
+            return
+        end = min(bitmap.next_clear(bit), bit + READ_AHEAD // BLOCK)
+        self.vol.read_ahead(offset, (end - bit) * BLOCK)
 
     def got_rs_write_ack(self, payload) -> None:
         offset, length = wire.unpack(wire.BLOCK_S, payload, "RSWriteAck")
@@ -311,6 +323,7 @@ class Sync:
         offset, length = wire.unpack(wire.BLOCK_S, payload, "OVRequest")
         vol = self.vol
         data = vol._pread(offset, min(length, max(vol.size - offset, 0)))
+        vol.read_ahead(offset + length, READ_AHEAD)
         digests = b"".join(self.verify(data[i:i + BLOCK]) for i in range(0, len(data), BLOCK))
         vol.res.channel.send(wire.OV_REPLY, vol.vnr, wire.BLOCK_S.pack(offset, len(data)),
                              digests)
@@ -322,6 +335,7 @@ class Sync:
         vol = self.vol
         theirs = bytes(payload[wire.BLOCK_S.size:])
         data = vol._pread(offset, length)
+        vol.read_ahead(offset + length, READ_AHEAD)
         width = len(self.verify(b""))
         for i in range(0, length, BLOCK):
             mine = self.verify(data[i:i + BLOCK])

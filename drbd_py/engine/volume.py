@@ -88,6 +88,7 @@ class DiskConfig:
 class Volume:
     def __init__(self, res, vnr: int, minor: int, device: str):
         self.res = res
+        self.loop = asyncio.get_running_loop()
         self.vnr = vnr
         self.minor = minor
         self.device = device
@@ -113,7 +114,9 @@ class Volume:
         # replication, sending side
         self._seq = 0
         self.tl: OrderedDict[int, Pending] = OrderedDict()
-        self._waiters: OrderedDict[int, asyncio.Future] = OrderedDict()
+        # seq -> callback(ok) for writes waiting for the peer (True acked, False NegAck,
+        # None connection lost)
+        self._waiters: OrderedDict[int, object] = OrderedDict()
         self._flush_id = 0
         self._flush_waiters: dict[int, asyncio.Future] = {}
         self._read_id = 0
@@ -167,6 +170,7 @@ class Volume:
             raise AttachError("Failure: (111) Low.dev. smaller than requested DRBD-dev. size.",
                               10)
         self.cfg, self.store, self.fd = cfg, store, store.data_fd
+        _no_readahead(self.fd)
         sb = store.sb
         self.bitmap = Bitmap(store.layout.bm_bits, store.read_bitmap())
         self.al = ActivityLog(cfg.al_extents or sb.al_extents, self._store_al_block,
@@ -334,6 +338,16 @@ class Volume:
                 self.res.io_error(self, e)
                 raise IOFailed(errno.EIO) from None
 
+    def read_ahead(self, offset: int, length: int) -> None:
+        """Start reading what a resync or verify will ask for next (the descriptor
+        reads no more ahead by itself, see _no_readahead)."""
+        length = min(length, self.size - offset)
+        if length > 0 and self.fd >= 0:
+            try:
+                os.posix_fadvise(self.fd, offset, length, os.POSIX_FADV_WILLNEED)
+            except OSError:
+                pass
+
     def _zero(self, offset: int, length: int) -> None:
         """Trim: deallocate in files, write zeros elsewhere (both read back as zeros)."""
         try:
@@ -457,24 +471,66 @@ class Volume:
         """Queue a DATA packet; returns what to await for the protocol's completion.
         The waiter exists before the send: a send that finds the connection dead
         completes it at once (connection_lost)."""
+        if self.res.net.protocol == "A":
+            self._send_data(offset, data, fua, None)
+            return None
+        fut = self.loop.create_future()
+        self._send_data(offset, data, fua, lambda ok: fut.done() or fut.set_result(ok))
+        return fut
+
+    def _send_data(self, offset: int, data, fua: bool, on_answer) -> None:
+        """DATA to the peer; `on_answer(ok)` runs when the peer answers it (protocols
+        B and C) or the connection ends, None for protocol A."""
         ch = self.res.channel
         self._seq += 1
         seq = self._seq
         self.tl[seq] = Pending(seq, offset, len(data), time.monotonic())
         self.counters.ns += len(data)
         head = wire.DATA_S.pack(seq, offset, wire.DF_FUA if fua else 0)
-        if self.res.net.protocol == "A":
+        if on_answer is None:
             ch.send_owning(wire.DATA, self.vnr, head, data)
-            return None
-        fut = self._waiter(self._waiters, seq)
+            return
+        self._waiters[seq] = on_answer
+        self.counters.pe += 1
         ch.send(wire.DATA, self.vnr, head, data)
-        return fut
+
+    def start_write(self, offset: int, data, fua: bool, done) -> bool:
+        """write() for the common case, without a task, a coroutine or a future: the
+        write starts now and `done(error)` (None, or an OSError) runs once when it is
+        complete per the protocol, maybe before this returns.  Returns False, having
+        done nothing, when the case is not common (the caller awaits write() then)."""
+        length = len(data)
+        if self.state.role != Role.Primary or offset < 0 or offset + length > self.size \
+                or not self._local_usable():
+            return False
+        replicating = self._replicating()
+        protocol = self.res.net.protocol if replicating else ""
+        if protocol == "A" and self.res.channel.out_bytes + length > PROTO_A_QUEUE_LIMIT:
+            return False
+        extents = extents_of(offset, length)
+        if len(extents) > self.al.nslots or not self._al_try(extents):
+            return False
+        self.counters.ap += 1
+        op = _Write(self, extents, done, waits_peer=protocol in ("B", "C"))
+        if op.waits_peer:
+            self._send_data(offset, data, fua, op.peer_answered)
+        elif protocol == "A":
+            self._send_data(offset, data, fua, None)
+        else:
+            self.bitmap.set_range(offset, length)
+        try:
+            self._pwrite(offset, data)
+            if fua:
+                self._sync()
+        except IOFailed as e:
+            op.local_done(e)
+        else:
+            op.local_done(None)
+        return True
 
     def _waiter(self, table: dict, key: int) -> asyncio.Future:
-        fut = asyncio.get_running_loop().create_future()
+        fut = self.loop.create_future()
         table[key] = fut
-        if table is self._waiters:
-            self.counters.pe += 1
         return fut
 
     async def flush(self) -> None:
@@ -504,7 +560,10 @@ class Volume:
                 self._seq += 1
                 self.tl[self._seq] = Pending(self._seq, offset, length, time.monotonic())
                 if self.res.net.protocol != "A":
-                    waiter = self._waiter(self._waiters, self._seq)
+                    waiter = self.loop.create_future()
+                    self._waiters[self._seq] = \
+                        lambda ok, fut=waiter: fut.done() or fut.set_result(ok)
+                    self.counters.pe += 1
                 self.res.channel.send(wire.TRIM, self.vnr,
                                       wire.TRIM_S.pack(self._seq, offset, length))
             elif self._local_usable():
@@ -530,14 +589,18 @@ class Volume:
     async def _al_begin(self, extents) -> None:
         if not extents:
             return
-        if self.store.sb.has(MdFlag.AL_CLEAN):
-            self.store.sb.flags &= ~MdFlag.AL_CLEAN
-            self.store.write_superblock()
-        while not self.al.begin(extents):
+        while not self._al_try(extents):
             self._al_freed.clear()
             await self._al_freed.wait()
             if not self.store:
                 raise IOFailed(errno.EIO)
+
+    def _al_try(self, extents) -> bool:
+        """Take the extents in the activity log if that needs no waiting."""
+        if self.store.sb.flags & MdFlag.AL_CLEAN:
+            self.store.sb.flags &= ~MdFlag.AL_CLEAN
+            self.store.write_superblock()
+        return self.al.begin(extents)
 
     def _al_end(self, extents) -> None:
         if extents and self.al is not None:
@@ -547,14 +610,14 @@ class Volume:
     # --- acks from the peer -----------------------------------------------------------
     def got_ack(self, ptype: int, seq: int) -> None:
         """Cumulative: everything up to `seq` was received (RECV_ACK) or written."""
-        while self._waiters:
-            first = next(iter(self._waiters))
+        waiters = self._waiters
+        while waiters:
+            first = next(iter(waiters))
             if first > seq:
                 break
-            fut = self._waiters.pop(first)
+            on_answer = waiters.pop(first)
             self.counters.pe -= 1
-            if not fut.done():
-                fut.set_result(True)
+            on_answer(True)
         if ptype == wire.WRITE_ACK:
             while self.tl:
                 first = next(iter(self.tl))
@@ -567,11 +630,10 @@ class Volume:
         if self.bitmap:
             self.bitmap.set_range(offset, length)
         self.tl.pop(seq, None)
-        fut = self._waiters.pop(seq, None)
-        if fut is not None:
+        on_answer = self._waiters.pop(seq, None)
+        if on_answer is not None:
             self.counters.pe -= 1
-            if not fut.done():
-                fut.set_result(False)
+            on_answer(False)
 
     def got_flush_ack(self, flush_id: int) -> None:
         for fid in [f for f in self._flush_waiters if f <= flush_id]:
@@ -586,11 +648,12 @@ class Volume:
             for p in self.tl.values():
                 self.bitmap.set_range(p.offset, p.length)
         self.tl.clear()
-        for fut in list(self._waiters.values()) + list(self._flush_waiters.values()) + \
-                list(self._read_waiters.values()):
+        answers, self._waiters = list(self._waiters.values()), OrderedDict()
+        for on_answer in answers:
+            on_answer(None)             # falsy: the peer did not confirm
+        for fut in list(self._flush_waiters.values()) + list(self._read_waiters.values()):
             if not fut.done():
-                fut.set_result(None)    # falsy: the peer did not confirm
-        self._waiters.clear()
+                fut.set_result(None)
         self._flush_waiters.clear()
         self._read_waiters.clear()
         self.counters.pe = 0
@@ -664,6 +727,45 @@ class Volume:
         self.early_bitmap = []
 
 
+class _Write:
+    """A start_write() in flight: done when its local copy is written and, with
+    protocols B and C, the peer answered (or the connection ended)."""
+    __slots__ = ("vol", "extents", "done", "local_error", "local_finished", "waits_peer",
+                 "answered", "peer_ok")
+
+    def __init__(self, vol: Volume, extents, done, waits_peer: bool):
+        self.vol, self.extents, self.done = vol, extents, done
+        self.local_error = None
+        self.local_finished = False
+        self.waits_peer = waits_peer
+        self.answered = not waits_peer
+        self.peer_ok = False
+
+    def peer_answered(self, ok) -> None:
+        self.answered, self.peer_ok = True, bool(ok)
+        if self.local_finished:
+            self._finish()
+
+    def local_done(self, error) -> None:
+        self.local_error, self.local_finished = error, True
+        if self.answered:
+            self._finish()
+
+    def _finish(self) -> None:
+        vol = self.vol
+        vol.counters.ap -= 1
+        vol._al_end(self.extents)
+        error = self.local_error
+        if error is not None and self.waits_peer:
+            # as in write(): the peer's copy covers a local failure
+            error = None if self.peer_ok else IOFailed(
+                errno.EIO, "written neither here nor on the peer")
+        try:
+            self.done(error)
+        except Exception:
+            vol.log.exception("write completion failed")
+
+
 class AttachError(Exception):
     def __init__(self, message: str, code: int):
         super().__init__(message)
@@ -678,6 +780,17 @@ def _attach_error(e: MetadataError) -> str:
         return ("Failure: (114) Lower device is already claimed. "
                 "This usually means it is mounted.")
     return f"Failure: (104) Can not open backing device. ({e.message})"
+
+
+def _no_readahead(fd: int) -> None:
+    """Our reads are exact (resync chunks, the NBD client's own requests, which its
+    kernel already read ahead for): readahead here would only fill the page cache with
+    large folios, and every 4 KiB write into one of those costs several times a write
+    into a small one.  Resync and verify say what they will read next (read_ahead)."""
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+    except OSError:
+        pass
 
 
 _FALLOC_FL_KEEP_SIZE = 1
