@@ -79,11 +79,16 @@ def sweep(pid, base_dir=None):
     """Remove what run `pid` left: processes and namespaces, loops over files
     in its folder, the folder itself unless marked KEPT.  Returns errors as strings."""
     errors = []
+    # Loops over a node's own mounts (nbdfuse's file) are only traceable while the
+    # node's processes live: once its mount namespace is gone such a loop shows
+    # its backing file as "/nbd" and nothing names it any more.
+    in_nodes = _loops_in_namespaces(namespaces_of(pid), errors)
     # Node namespaces first: their processes may hold the bridge's veths.
     for ns in sorted(namespaces_of(pid), key=lambda n: n.endswith("-br")):
         errors += delete_netns(ns)
     folders = [Path(base_dir)] if base_dir else list(temp_base().glob(f"hbt{pid}-*"))
     owned = storage.owned_loops(set(), set(), tuple(f"{f}/" for f in folders))
+    owned.update(in_nodes)
     stuck = storage.detach_loops(owned)
     if stuck:
         errors.append(f"loop devices still attached: {' '.join(stuck)}")
@@ -91,6 +96,36 @@ def sweep(pid, base_dir=None):
         if not (folder / KEEP_MARK).exists():
             shutil.rmtree(folder, ignore_errors=True)
     return errors
+
+
+def _loops_in_namespaces(names, errors):
+    """{loop: attachment} for the loops over files in mounts private to the
+    processes of network namespaces `names` (as shutdown.owned_loops does for
+    live nodes); their FUSE connections are aborted, since a loop worker can
+    wait for ever on a FUSE request that the killed nbdfuse never answers."""
+    pids = []
+    for ns in names:
+        try:
+            pids += procs.pids_in_netns(procs.netns_inode(f"{NETNS_DIR}/{ns}"))
+        except OSError:
+            continue
+    devs = set()
+    for p in pids:
+        try:
+            devs |= storage.private_devs(p)
+        except OSError:  # exited meanwhile
+            continue
+    try:
+        owned = storage.owned_loops(devs, set(), (), pids) if pids else {}
+    except Exception as exc:  # the rest of the sweep must still run
+        errors.append(f"finding loops in nodes: {exc!r}")
+        owned = {}
+    for p in pids:
+        try:
+            storage.abort_fuse(p, storage.fuse_connections(p))
+        except OSError:
+            continue
+    return owned
 
 
 def dead_runs():

@@ -270,23 +270,36 @@ def test_sweep_removes_what_a_run_left(tmp_path):
         from tests.cluster import Run
         run = Run(base_dir={str(tmp_path)!r})
         c = run.cluster("alpha")
-        c["alpha"].run("setsid sleep 300 >/dev/null 2>&1 < /dev/null &")
-        print(c["alpha"].loop_device("8M"), flush=True)
+        a = c["alpha"]
+        a.run("setsid sleep 300 >/dev/null 2>&1 < /dev/null &")
+        print(a.loop_device("8M"), flush=True)
+        # a mounted loop over nbdfuse's file, as the DRBD engine's Primary has it
+        a.run("mkdir -p /run/nbd")
+        a.spawn(["nbdfuse", "/run/nbd/disk", "--command", "nbdkit", "-s", "memory", "8M"])
+        a.run("for i in $(seq 100); do test -e /run/nbd/disk && break; sleep 0.1; done")
+        fuse_loop = a.run("losetup -f --show /run/nbd/disk").stdout.strip()
+        a.run(f"mkfs.ext4 -q {{fuse_loop}} && mkdir -p /run/m && mount {{fuse_loop}} /run/m")
+        print(fuse_loop, flush=True)
         os.kill(os.getpid(), signal.SIGSTOP)
     """)
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
         loop = child.stdout.readline().strip()
+        fuse_loop = child.stdout.readline().strip()
         base = next(tmp_path.glob(f"hbt{child.pid}-*"))
         namespaces = namespaces_of(child.pid)
         ours = attachment(loop)
-        assert len(namespaces) == 2 and ours is not None
+        # once the node is gone this one's backing file reads "/nbd": only the
+        # node's mount table tells it is the run's
+        fuse_ours = attachment(fuse_loop)
+        assert len(namespaces) == 2 and None not in (ours, fuse_ours)
         left = [p for ns in namespaces for p in pids_in_netns(netns_inode(f"/run/netns/{ns}"))]
         assert len(left) >= 2  # the holder and the sleeper
 
         assert sweep(child.pid, base) == []
         assert namespaces_of(child.pid) == []
         assert attachment(loop) != ours and not base.exists()
+        assert attachment(fuse_loop) != fuse_ours
         assert not [p for p in left if is_alive(p)]
     finally:
         child.kill()
