@@ -10,7 +10,7 @@ See docs/drbd-device.md.
 from .lifecycle import attach, choose_method, detach
 from .stale import cleanup_stale
 from .state import DeviceBusy, DeviceError, DeviceInfo
-from .usage import holders, in_use, in_use_async
+from .usage import holders, in_use, in_use_async, settled_holders
 
 __all__ = ["attach", "choose_method", "cleanup_stale", "detach", "DeviceBusy", "DeviceError",
-           "DeviceInfo", "holders", "in_use", "in_use_async"]
+           "DeviceInfo", "holders", "in_use", "in_use_async", "settled_holders"]

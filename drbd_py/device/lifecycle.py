@@ -6,7 +6,7 @@ import time
 from . import commands, fuse_loop, nbd_kernel, state
 from .node import make_node, remove_node
 from .state import DeviceBusy, DeviceError, DeviceInfo
-from .usage import device_number, holders, in_use_async
+from .usage import device_number, in_use_async, settled_holders
 
 log = logging.getLogger("drbd_py.device")
 
@@ -66,8 +66,9 @@ async def detach(minor: int, device_path: str, timeout: float = 30.0,
             remove_node(device_path)       # a node with no record behind it leads nowhere
         return
     probe = device_path if device_number(device_path) == info.rdev else info.kernel_device
-    if await in_use_async(probe):
-        raise DeviceBusy(device_path, holders(probe))
+    users = await settled_holders(probe)
+    if users:
+        raise DeviceBusy(device_path, users)
     rc, _, err = await commands.run(["blockdev", "--flushbufs", info.kernel_device],
                                     max(1.0, deadline - time.monotonic()))
     if rc != 0 and os.path.exists(info.kernel_device):

@@ -8,6 +8,12 @@ import asyncio
 import errno
 import os
 import stat
+import time
+
+# Loop devices are the machine's: `losetup -l` run by anyone (another engine's
+# cleanup, a monitoring script) opens every one of them for a moment. A device that is
+# only open by processes gets this long to be let go of before it counts as in use.
+OPENER_GRACE = 1.0
 
 
 def device_number(path: str) -> int | None:
@@ -107,3 +113,25 @@ def in_use(device_path: str) -> bool:
 
 async def in_use_async(device_path: str) -> bool:
     return await asyncio.to_thread(in_use, device_path)
+
+
+def _users(device_path: str) -> list[str]:
+    found = holders(device_path)
+    if not found and device_number(device_path) is not None \
+            and _exclusively_claimed(device_path):
+        found = ["mounted in another mount namespace"]
+    return found
+
+
+async def settled_holders(device_path: str, grace: float = OPENER_GRACE) -> list[str]:
+    """holders() (plus an exclusive claim from elsewhere), once brief opens are over:
+    while the device is only open by processes, look again for up to `grace` seconds.
+    A mount or a device stacked on top is an answer at once.  Runs the checks in a
+    thread (the probe's close may need the caller's event loop)."""
+    deadline = time.monotonic() + grace
+    while True:
+        found = await asyncio.to_thread(_users, device_path)
+        if not found or not all(h.startswith("opened by ") for h in found) \
+                or time.monotonic() >= deadline:
+            return found
+        await asyncio.sleep(0.05)

@@ -96,17 +96,18 @@ class Engine:
         return count
 
     async def open_count_async(self, vol) -> int:
-        """open_count(), plus an exclusive-open probe of the device in a thread (a
-        file system mounted in another mount namespace shows only that way)."""
-        count = self.open_count(vol)
+        """open_count(), with the checks in a thread: an exclusive-open probe (a file
+        system mounted in another mount namespace shows only that way), and a process
+        that merely has the device open (`losetup -l` elsewhere opens every loop
+        device for a moment) given a second to let go, as device.settled_holders."""
         path = self.attached_devices.get(vol.minor)
-        if not count and path:
-            try:
-                from ..device import in_use_async
-                count += int(await in_use_async(path))
-            except (ImportError, OSError):
-                pass
-        return count
+        if not path:
+            return self.open_count(vol)
+        try:
+            from ..device import settled_holders
+            return len(await settled_holders(path))
+        except (ImportError, OSError):
+            return self.open_count(vol)
 
     async def expose(self, vol) -> None:
         """Serve the volume over NBD (read-only unless Primary)."""

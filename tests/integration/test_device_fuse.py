@@ -14,13 +14,21 @@ import pytest
 
 from drbd_py.device import nbd_kernel
 from tests.cluster import wait_until
+from tests.cluster.storage import attachment
 
 MNT = "/mnt/data"
 
 # Loop devices are the machine's, not the node's: `losetup -l` in a node also lists the
-# loops of other test runs going on at the same time (with the same /run/drbd-py/... path).
-# A node's leftovers are looked for among the loops its own device layer reported.
+# loops of other test runs going on at the same time (with the same /run/drbd-py/... path),
+# and a number ours gave back may be taken by one of them the next moment. A node's
+# leftovers are the attachments (the kernel's diskseq) its own device layer reported.
 _node_loops: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _remember(node, attached_line):
+    loop = attached_line.split()[2]
+    if loop.startswith("/dev/loop"):
+        _node_loops.setdefault(node, {})[loop] = attachment(loop)
 
 
 class Standalone:
@@ -36,7 +44,7 @@ class Standalone:
         self.proc = node.spawn(["python", "-m", "drbd_py.device.standalone", *options,
                                 str(minor), self.device, str(self.disk)], env=env)
         self.attached = self.expect("attached")
-        _node_loops.setdefault(node, set()).add(self.attached.split()[2])
+        _remember(node, self.attached)
 
     def lines(self, prefix):
         return [line for line in self.proc.output().splitlines() if line.startswith(prefix)]
@@ -54,7 +62,7 @@ class Standalone:
         self.proc.signal(signal.SIGUSR1)
         line = self.expect(expect, count)
         if line.startswith("attached"):
-            _node_loops.setdefault(self.node, set()).add(line.split()[2])
+            _remember(self.node, line)
         return line
 
     def stats(self, count):
@@ -77,10 +85,11 @@ def leftovers(node):
     found = []
     if node.exists("/dev/drbd1"):
         found.append("/dev/drbd1")
-    ours = _node_loops.get(node, set())
+    ours = _node_loops.get(node, {})
     loops = node.run("losetup -l -n -O NAME,BACK-FILE").stdout
     found += [line for line in loops.splitlines()
-              if "/run/drbd-py/" in line and line.split()[0] in ours]
+              if "/run/drbd-py/" in line and line.split()[0] in ours
+              and attachment(line.split()[0]) == ours[line.split()[0]]]
     mounts = node.run("cat /proc/self/mountinfo").stdout
     found += [line for line in mounts.splitlines() if "/run/drbd-py/" in line]
     found += [f"nbdfuse pid {p}" for p in node.pids("nbdfuse")]
@@ -104,8 +113,10 @@ def test_primary_device_takes_a_file_system_and_secondary_refuses_while_mounted(
 
     assert in_use(node, "/dev/drbd1")
     busy = dev.toggle("busy")
-    assert busy == ("busy: State change failed: (-12) Device is held open by someone; "
-                    f"mounted on {MNT}")
+    message, users = busy.split("; ", 1)
+    assert message == "busy: State change failed: (-12) Device is held open by someone"
+    # (other test runs' `losetup -l` may be opening the loop device at that moment too)
+    assert f"mounted on {MNT}" in users.split(", "), busy
     assert node.run(f"cat {MNT}/file").stdout == "payload\n"      # nothing was taken away
 
     node.run(f"umount {MNT}")
