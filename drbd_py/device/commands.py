@@ -9,9 +9,11 @@ import os
 import signal
 import time
 
+from .state import DeviceError
 
-class CommandTimeout(Exception):
-    pass
+
+class CommandTimeout(DeviceError):
+    """A DeviceError: callers report it in one line like any other device failure."""
 
 
 async def run(argv: list[str], timeout: float = 30.0) -> tuple[int, str, str]:
