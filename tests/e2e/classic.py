@@ -347,7 +347,9 @@ class ClassicPair:
         """/etc/init.d/drbd start on both, with no create-md: as DRBD 0.7 did, the first
         attach of a 0.7 resource creates its meta-data ("Creating state block")."""
         # without a startup section the script waits for the peer for ever, as DRBD's
-        # did: debian-566's runs in the background until debian-420's connects
+        # did: debian-566's runs in the background until debian-420's engine comes up
+        # and the two connect (both engines dial: the order of the starts is the guide's,
+        # the engines do not need it)
         waiting = self.other.spawn("/etc/init.d/drbd start", env=self.env())
         wait_until(lambda: self.drbd(self.other).cs == "WFConnection", 30,
                    message="debian-566 waiting for its peer")
