@@ -283,6 +283,9 @@ class Session:
         agreed -= agreed % BLOCK
         old = vol.size
         if agreed == old:
+            if vol.store.sb.la_size != agreed:      # first agreement: remember it
+                vol.store.sb.la_size = agreed
+                vol.write_md()
             return "same"
         if vol.state.role == Role.Primary and agreed < old:
             vol.log.error("The peer's disk size is too small!")

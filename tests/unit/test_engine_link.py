@@ -67,3 +67,22 @@ def test_two_volumes_in_one_resource(tmp_path):
         assert " 4: cs:Connected st:Secondary/Primary" in text
         assert [v["minor"] for v in p.b.status()["volumes"]] == [2, 4]
     run_pair(tmp_path, go)
+
+
+def test_the_smaller_disk_sets_the_size_on_both_and_it_is_recorded(tmp_path):
+    import io
+    from drbd_py.engine import metadata
+
+    async def go(p):
+        with open(p.b.disk, "r+b") as f:            # beta's disk is 4 MiB smaller
+            f.truncate(12 * MiB)
+        metadata.create_md(p.b.disk, force=True, out=io.StringIO(), err=io.StringIO())
+        await p.up_both()
+        small = p.b.vol.max_size()
+        assert small < p.a.vol.max_size()
+        assert (p.a.vol.size, p.b.vol.size) == (small, small)
+        assert [n.status()["volumes"][0]["size"] for n in p.nodes()] == [small, small]
+        for node in p.nodes():                      # what dump-md shows as la-size-sect
+            md = metadata.read_md(node.disk, "internal", None)
+            assert md.sb.la_size == small, node.name
+    run_pair(tmp_path, go)
