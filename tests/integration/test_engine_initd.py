@@ -1,5 +1,6 @@
 """/etc/init.d/drbd on the test cluster: start (all resources up, connected),
 status, reload, stop, with LSB exit codes."""
+import time
 from pathlib import Path
 
 from tests.cluster import wait_until
@@ -11,7 +12,7 @@ CONF = """global {{ usage-count no; }}
 resource r0 {{
   protocol C;
   startup {{ wfc-timeout 30; degr-wfc-timeout 30; }}
-  syncer {{ rate 100M; }}
+  syncer {{ rate 1M; }}
   net {{ ping-int 2; connect-int 1; timeout 15; ping-timeout 10; }}
   on alpha {{ device /dev/drbd1; disk {da}; address 192.0.2.11:7789; meta-disk internal; }}
   on beta  {{ device /dev/drbd1; disk {db}; address 192.0.2.12:7789; meta-disk internal; }}
@@ -45,10 +46,15 @@ def test_init_script_start_status_reload_stop(cluster):
         in status.stdout
     # start again on a running node changes nothing and succeeds
     assert initd(a, "start").returncode == 0
-    # reload applies a changed rate
+    # reload applies a changed rate: the full sync of 32 MiB would take 32 s at 1M
     for node in (a, b):
-        node.write_file("/etc/drbd.conf", CONF.format(da=da, db=db).replace("100M", "50M"))
-    assert initd(a, "reload").returncode == 0
+        node.write_file("/etc/drbd.conf", CONF.format(da=da, db=db).replace("1M", "100M"))
+        assert initd(node, "reload").returncode == 0
+    a.run("drbdadm -- --overwrite-data-of-peer primary r0", env=ENV)
+    started = time.monotonic()
+    wait_until(lambda: b.run("drbdadm dstate r0", env=ENV).stdout.strip()
+               == "UpToDate/UpToDate", 30, message="beta synced")
+    assert time.monotonic() - started < 10
     r = initd(a, "frobnicate")
     assert r.returncode == 1 and r.stdout.startswith("Usage: /etc/init.d/drbd {start|stop"), r
     for node in (a, b):
