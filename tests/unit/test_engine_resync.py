@@ -8,6 +8,7 @@ import time
 import pytest
 
 from drbd_py.engine import metadata
+from drbd_py.engine.errors import EngineError
 
 from drbd_py.engine.engine import Engine
 from tests.unit.test_engine_harness import MiB, free_port, random_bytes, run_pair
@@ -140,6 +141,25 @@ def test_invalidate_and_invalidate_remote_are_full_syncs(tmp_path):
                      and p.cstate() == ("Connected", "Connected")
                      and p.a.vol.last_sync is not None)
         assert p.a.vol.last_sync.progress.total_bits == full
+        # documented deviation: a Primary never becomes SyncTarget (docs/drbd-control.md)
+        with pytest.raises(EngineError) as e:
+            await p.a.step("invalidate", volume=0)
+        assert (e.value.code, e.value.message) == (10, "1: Failure: (162) invalidate of a "
+                                                   "Primary is not supported; demote it first")
+        with pytest.raises(EngineError) as e:
+            await p.b.step("invalidate-remote", volume=0)
+        assert e.value.code == 11 and "(-10) State change was refused by peer" in e.value.message
+        assert p.cstate() == ("Connected", "Connected")
+        # ... and an Inconsistent disk is not promoted, even with an UpToDate peer
+        await p.a.step("secondary")
+        for node in p.nodes():
+            await node.step("syncer", rate=1 * MiB)
+        await p.b.step("invalidate", volume=0)
+        await p.wait(lambda: p.cstate() == ("SyncSource", "SyncTarget"))
+        with pytest.raises(EngineError) as e:
+            await p.b.step("primary")
+        assert (e.value.code, e.value.message) == \
+            (17, "2: State change failed: (-2) Need access to UpToDate data")
     run_pair(tmp_path, go)
 
 
