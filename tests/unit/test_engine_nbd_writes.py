@@ -160,3 +160,17 @@ def test_lost_connection_completes_waiting_writes_and_marks_them(tmp_path):
         assert p.a.vol.bitmap.weight == len(blocks)  # and the peer must get them later
         assert p.a.vol.counters.ap == 0
     run_pair(tmp_path, go)
+
+
+def test_protocol_a_answers_before_the_peer_acknowledges(tmp_path):
+    async def go(p):
+        sock = exported(p)
+        await p.initial_sync()
+        hold_acks(p.b)
+        blocks = [(i * MiB, random_bytes(4096, i)) for i in range(4)]
+        errors = await asyncio.wait_for(blocking(pipelined_writes, sock, blocks), 10)
+        assert set(errors.values()) == {0}
+        assert len(p.a.vol.tl) == len(blocks)       # none of them confirmed by the peer
+        await p.wait(lambda: all(on_disk(p.b, off, len(d)) == d for off, d in blocks),
+                     what="the peer wrote them")
+    run_pair(tmp_path, go, protocol="A")
