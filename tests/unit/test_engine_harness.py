@@ -4,6 +4,7 @@ import asyncio
 import hashlib
 import io
 import os
+import random
 import socket
 import time
 
@@ -14,9 +15,18 @@ MiB = 1 << 20
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below the kernel's ephemeral range: an engine's outgoing connection
+    (in this test run or another) can never take it between this check and the bind."""
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    for _ in range(1000):
+        port = random.randrange(max(1024, low - 12000), low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 class Node:

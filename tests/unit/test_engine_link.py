@@ -86,3 +86,26 @@ def test_the_smaller_disk_sets_the_size_on_both_and_it_is_recorded(tmp_path):
             md = metadata.read_md(node.disk, "internal", None)
             assert md.sb.la_size == small, node.name
     run_pair(tmp_path, go)
+
+
+def test_ko_count_drops_a_peer_that_answers_pings_but_not_writes(tmp_path, caplog):
+    """The peer answers every ping but never a write: gone after ko-count x timeout
+    (4 x 0.5 s), although `timeout` alone never fires (something always arrives)."""
+    import logging
+    import time
+    from tests.unit.test_engine_nbd_writes import hold_acks
+
+    async def go(p):
+        caplog.set_level(logging.INFO)
+        await p.initial_sync()
+        hold_acks(p.b)
+        start = time.monotonic()
+        writer = asyncio.ensure_future(p.a.vol.write(0, random_bytes(4096, 1)))
+        # (the engines reconnect at once: the log tells when the connection was dropped)
+        await p.wait(lambda: any("Remote failed to finish a request within ko-count * "
+                                 "timeout" in r.getMessage() for r in caplog.records),
+                     timeout=10, what="ko-count")
+        assert 2.0 <= time.monotonic() - start < 3.5
+        await asyncio.wait_for(writer, 5)           # done locally, the peer resyncs it
+    run_pair(tmp_path, go, net={"timeout": 5, "ping_int": 0.1, "ping_timeout": 3,
+                                "ko_count": 4})
