@@ -16,7 +16,7 @@ from drbd_py.device import nbd_kernel
 from tests.cluster import wait_until
 from tests.cluster.storage import attachment
 
-MNT = "/mnt/data"
+MNT = "/run/data"              # the node's own /run: nothing is left on the host
 
 # Loop devices are the machine's, not the node's: `losetup -l` in a node also lists the
 # loops of other test runs going on at the same time (with the same /run/drbd-py/... path),

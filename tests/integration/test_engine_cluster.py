@@ -157,21 +157,31 @@ def test_partition_resyncs_only_the_changed_blocks(cluster, tmp_path):
 
 
 def test_crashed_primary_returns_as_sync_target(cluster):
-    p = Pair(cluster)
+    p = Pair(cluster, size="128M")
     p.initial_sync()
     qemu_io(p.a, "write -P 0x11 0 16M")                 # acknowledged before the crash
-    writer = p.a.spawn(["qemu-io", "-f", "raw", "-c", "write -P 0x22 16M 32M", URI])
-    wait_until(lambda: status(p.a)["volumes"][0]["cstate"] == "Connected", 5)
-    time.sleep(0.3)
+    # 1 MiB writes one after another, each reported once acknowledged
+    writer = p.a.spawn(["sh", "-c", "for i in $(seq 16 39); do qemu-io -f raw -c "
+                        f"\"write -P 0x22 ${{i}}M 1M\" '{URI}' >/dev/null || exit 1; "
+                        "echo done $i; done"])
+    wait_until(lambda: writer.output().count("done") >= 3, 30, message="writes under way")
     p.a.reboot()                                        # crash: every process killed
     assert writer.wait(10) is not None
+    acked = [int(line.split()[1]) for line in writer.output().splitlines()
+             if line.startswith("done ")]
+    assert len(acked) < 24, "the writes were over before the crash"
     wait_states(p.b, "WFConnection", "UpToDate/DUnknown")
     drbdadm(p.b, "primary r0")
+    p.b.run(["qemu-io", "-f", "raw", *(a for i in acked for a in ("-c", f"read -P 0x22 {i}M 1M")),
+             URI], timeout=120)
     qemu_io(p.b, "write -P 0x33 40M 4M")
     drbdadm(p.a, "up r0")
     wait_states(p.a, "Connected", "UpToDate/UpToDate")
     wait_states(p.b, "Connected", "UpToDate/UpToDate")
     assert "Began resync as SyncTarget" in log_of(p.a).split("attached to UUIDs")[-1]
+    # the crashed node's activity log (the extents written, and up to 7 taken ahead by
+    # sequential writing: docs/drbd-metadata.md) and beta's new writes, not the whole disk
+    assert status(p.a)["volumes"][0]["last_sync_total"] <= 48 * MiB < p.data_size()
     assert states(p.a)[2] == "Secondary" and states(p.b)[2] == "Primary"
     qemu_io(p.b, "read -P 0x11 0 16M")                  # nothing acknowledged was lost
     qemu_io(p.b, "read -P 0x33 40M 4M")
@@ -184,8 +194,13 @@ def test_split_brain_detected_and_resolved(cluster):
                           "after-sb-2pri disconnect;")
     p.initial_sync()
     p.c.partition("alpha", "beta")
+    cut = time.monotonic()
     wait_states(p.b, "WFConnection")
     wait_states(p.a, "WFConnection")
+    # an idle link: found dead by ping-int (2 s) + ping-timeout (1 s)
+    assert time.monotonic() - cut < 2 + 1 + 2
+    for node in (p.a, p.b):
+        assert "PingAck did not arrive in time." in log_of(node)
     drbdadm(p.b, "-- --overwrite-data-of-peer primary r0")
     qemu_io(p.a, "write -P 0xaa 0 4M")
     qemu_io(p.b, "write -P 0xbb 8M 4M")
@@ -260,22 +275,23 @@ def test_device_on_the_primary_and_demotion_refused_while_mounted(cluster):
     wait_states(p.b, "Connected", "UpToDate/UpToDate")
     wait_until(lambda: p.a.exists("/dev/drbd1"), 20, message="/dev/drbd1 on alpha")
     assert not p.b.exists("/dev/drbd1")
-    p.a.run("mkfs.ext4 -q -F /dev/drbd1 && mkdir -p /mnt/r0 && mount /dev/drbd1 /mnt/r0 "
-            "&& echo hello > /mnt/r0/file && sync", timeout=120)
+    p.a.run("mkfs.ext4 -q -F /dev/drbd1 && mkdir -p /run/r0 && mount /dev/drbd1 /run/r0 "
+            "&& echo hello > /run/r0/file && sync", timeout=120)
     refused = p.a.run("drbdadm secondary r0", env=env, check=False)
     assert refused.returncode == 11, refused.stdout + refused.stderr
     assert "Device is held open by someone" in refused.stderr
     refused = p.a.run("drbdadm down r0", env=env, check=False)
     assert refused.returncode != 0 and states(p.a)[2] == "Primary"
-    p.a.run("umount /mnt/r0")
+    assert p.a.run("cat /run/r0/file").stdout == "hello\n"     # still mounted, untouched
+    p.a.run("umount /run/r0")
     p.a.run("drbdadm secondary r0", env=env)
     assert not p.a.exists("/dev/drbd1")
     # the file system is on the peer, which can take over
     p.b.run("drbdadm primary r0", env=env)
     wait_until(lambda: p.b.exists("/dev/drbd1"), 20, message="/dev/drbd1 on beta")
-    p.b.run("mkdir -p /mnt/r0 && mount /dev/drbd1 /mnt/r0")
-    assert p.b.run("cat /mnt/r0/file").stdout == "hello\n"
-    p.b.run("umount /mnt/r0 && drbdadm secondary r0", env=env)
+    p.b.run("mkdir -p /run/r0 && mount /dev/drbd1 /run/r0")
+    assert p.b.run("cat /run/r0/file").stdout == "hello\n"
+    p.b.run("umount /run/r0 && drbdadm secondary r0", env=env)
 
 
 CONF_07 = """resource r0 {{
