@@ -271,3 +271,19 @@ def test_online_grow_resyncs_the_new_area(tmp_path):
                      and p.a.vol.bitmap.weight == 0, what="grown and synced")
         assert p.a.digest(12 * MiB) == p.b.digest(12 * MiB)
     run_pair(tmp_path, go)
+
+
+def test_application_writes_go_on_during_a_resync(tmp_path):
+    async def go(p):
+        await p.up_both()
+        await p.a.step("primary", force=True)
+        await p.wait(lambda: p.cstate() == ("SyncSource", "SyncTarget"))
+        start = time.monotonic()
+        for i in range(8):                      # into synced and not yet synced blocks
+            await write(p.a.vol, i * MiB + 4096, random_bytes(64 * 1024, i))
+        assert time.monotonic() - start < 1.0   # not held back until the resync ends
+        assert p.cstate() == ("SyncSource", "SyncTarget")
+        await p.wait(lambda: p.dstate() == ("UpToDate/UpToDate",) * 2
+                     and p.cstate() == ("Connected", "Connected"), timeout=30, what="sync")
+        assert p.a.digest(p.a.vol.size) == p.b.digest(p.a.vol.size)
+    run_pair(tmp_path, go, size=8 * MiB, syncer={"rate": 4 * MiB})
