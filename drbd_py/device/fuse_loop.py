@@ -16,6 +16,7 @@ import time
 
 from . import commands, state
 from .state import DeviceError, DeviceInfo
+from .usage import in_use
 
 log = logging.getLogger("drbd_py.device")
 
@@ -106,7 +107,7 @@ def _backing_file_attr(loopdev: str) -> str:
     return f"/sys/block/{os.path.basename(loopdev)}/loop/backing_file"
 
 
-async def _detach_loop(info: DeviceInfo, deadline: float) -> bool:
+async def _detach_loop(info: DeviceInfo, deadline: float, stale: bool) -> bool:
     if not await _loop_still_ours(info):
         return True
     attr = _backing_file_attr(info.kernel_device)
@@ -116,7 +117,10 @@ async def _detach_loop(info: DeviceInfo, deadline: float) -> bool:
         await commands.run(["losetup", "-d", info.kernel_device], 10.0)
         if await commands.poll(lambda: not os.path.exists(attr), 0.5):
             return True
-        if time.monotonic() >= deadline:
+        # What a dead engine left may still be mounted: it goes by itself (auto-clear)
+        # once unmounted; waiting for that would only hold up the engine's start.
+        if time.monotonic() >= deadline or (
+                stale and await asyncio.to_thread(in_use, info.kernel_device)):
             return False
 
 
@@ -138,7 +142,7 @@ def _mounted(mnt: str) -> bool:
         return any(line.split()[4] == mnt for line in f)
 
 
-async def _stop_nbdfuse(info: DeviceInfo, deadline: float) -> bool:
+async def _stop_nbdfuse(info: DeviceInfo, deadline: float, stale: bool) -> bool:
     mnt = info.mountpoint
     if mnt and _mounted(mnt):
         rc, _, _ = await commands.run(["fusermount3", "-u", mnt], 10.0)
@@ -150,8 +154,10 @@ async def _stop_nbdfuse(info: DeviceInfo, deadline: float) -> bool:
         _reap(pid)
         return not commands.same_process(pid, started)
     # nbdfuse sometimes stays after the unmount: wait for it, then abort its FUSE
-    # connection, and only then kill it.
-    if await commands.poll(gone, max(0.0, deadline - time.monotonic())):
+    # connection, and only then kill it.  A dead engine's nbdfuse has nothing left to
+    # serve (and stays while a loop device still holds its file): a second is enough.
+    wait = max(0.0, deadline - time.monotonic())
+    if await commands.poll(gone, min(wait, 1.0) if stale else wait):
         return True
     log.warning("drbd%d: nbdfuse (pid %s) still running after unmount; aborting its "
                 "FUSE connection", info.minor, pid)
@@ -171,13 +177,17 @@ def _reap(pid: int | None) -> None:
         pass        # not our child (an earlier engine started it): init reaps it
 
 
-async def take_apart(info: DeviceInfo, rundir: str, timeout: float) -> list[str]:
-    """Detach the loop device, unmount and stop nbdfuse. Returns what could not be done."""
+async def take_apart(info: DeviceInfo, rundir: str, timeout: float,
+                     stale: bool = False) -> list[str]:
+    """Detach the loop device, unmount and stop nbdfuse. Returns what could not be done.
+    `stale`: a dead engine's leftovers, which may still be in use (then left to go by
+    themselves) and whose nbdfuse has nothing to serve."""
     deadline = time.monotonic() + timeout
     problems = []
-    if not await _detach_loop(info, deadline):
-        problems.append(f"{info.kernel_device} is still attached")
-    if not await _stop_nbdfuse(info, deadline):
+    if not await _detach_loop(info, deadline, stale):
+        problems.append(f"{info.kernel_device} is still attached"
+                        + (" (in use; it goes when released)" if stale else ""))
+    if not await _stop_nbdfuse(info, deadline, stale):
         problems.append(f"nbdfuse (pid {info.nbdfuse_pid}) did not stop")
     mnt, pidfile, logfile = _paths(rundir, info.minor)
     for leftover in (pidfile, logfile):

@@ -87,7 +87,7 @@ async def detach(minor: int, device_path: str, timeout: float = 30.0,
 async def take_apart_record(info: DeviceInfo, rundir: str, timeout: float) -> list[str]:
     """Remove everything a record names, busy or not (its engine is gone)."""
     remove_node(info.device_path, info.rdev)
-    problems = await _path_module(info.method).take_apart(info, rundir, timeout)
+    problems = await _path_module(info.method).take_apart(info, rundir, timeout, stale=True)
     if problems:
         log.warning("drbd%d: left behind: %s", info.minor, "; ".join(problems))
     state.forget(rundir, info.minor)

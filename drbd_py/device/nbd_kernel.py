@@ -79,7 +79,8 @@ async def attach(minor: int, device_path: str, socket_path: str, rundir: str,
                       + (f": {errors[-1]}" if errors else ""))
 
 
-async def take_apart(info: DeviceInfo, rundir: str, timeout: float) -> list[str]:
+async def take_apart(info: DeviceInfo, rundir: str, timeout: float,
+                     stale: bool = False) -> list[str]:
     name = os.path.basename(info.kernel_device)
     if not _connected(name):
         return []
