@@ -211,6 +211,20 @@ def test_attach_without_a_server_fails_in_one_line_and_leaves_nothing(cluster):
         "/run/drbd-py/device:", "/run/drbd-py/fuse:"]
 
 
+@pytest.mark.skipif(nbd_kernel.available(), reason="this kernel has the nbd driver")
+def test_nbd_path_forced_without_the_nbd_driver_fails_in_one_line(cluster):
+    node = cluster("alpha")["alpha"]
+    code = ("import asyncio\n"
+            "from drbd_py.device import attach, DeviceError\n"
+            "try:\n"
+            "    asyncio.run(attach(1, '/dev/drbd1', '/run/drbd-py/nbd/1.sock', timeout=5))\n"
+            "except DeviceError as e:\n"
+            "    print('error:', e)\n")
+    out = node.run(["python", "-c", code], env={"DRBD_PY_DEVICE_METHOD": "nbd"}).stdout
+    assert out == "error: no free nbd device could be connected\n"
+    assert leftovers(node) == []
+
+
 def test_nbdfuse_staying_after_unmount_is_aborted_then_killed(cluster):
     node = cluster("alpha")["alpha"]
     dev = Standalone(node, 16 << 20, options=["--timeout=1"])
