@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     path = status_path()
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8", errors="replace") as handle:
             text = handle.read()
     except OSError:
         print(f"drbd-overview: no DRBD status in {path} (is the engine running?)",

@@ -100,8 +100,13 @@ def main(argv=None) -> int:
             say(f"left: {p}")
         return 1 if problems else 0
     try:
-        return asyncio.run(Standalone(int(args["MINOR"]), args["DEVICE"], args["FILE"],
-                                      rundir, float(args["--timeout"])).run())
+        minor, timeout = int(args["MINOR"]), float(args["--timeout"])
+    except ValueError:
+        print("standalone: MINOR must be a number and --timeout seconds", file=sys.stderr)
+        return 1
+    try:
+        return asyncio.run(Standalone(minor, args["DEVICE"], args["FILE"], rundir,
+                                      timeout).run())
     except OSError as e:
         print(f"standalone: {e}", file=sys.stderr)
         return 1

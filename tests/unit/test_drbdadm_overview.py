@@ -43,3 +43,10 @@ def test_main_reads_the_status_file(tmp_path, monkeypatch, capsys):
     os.unlink(tmp_path / "proc-drbd")
     assert overview.main([]) == 1
     assert "is the engine running?" in capsys.readouterr().err
+
+
+def test_a_status_file_that_is_not_utf_8_is_no_traceback(tmp_path, monkeypatch, capsys):
+    (tmp_path / "proc-drbd").write_bytes(PROC_07.encode() + b"\xff\xfe garbage\n")
+    monkeypatch.setenv("DRBD_PY_RUNDIR", str(tmp_path))
+    assert overview.main(["-c", str(tmp_path / "missing.conf")]) == 0
+    assert capsys.readouterr().out.startswith("  0:??  Connected Secondary/Primary")
