@@ -196,15 +196,18 @@ def test_kill_9_leaves_nothing_that_blocks_the_next_primary(cluster):
     assert leftovers(node) == []
 
 
+ATTACH_WITHOUT_A_SERVER = (
+    "import asyncio\n"
+    "from drbd_py.device import attach, DeviceError\n"
+    "try:\n"
+    "    asyncio.run(attach(1, '/dev/drbd1', '/run/drbd-py/nbd/1.sock', timeout=5))\n"
+    "except DeviceError as e:\n"
+    "    print('error:', e)\n")
+
+
 def test_attach_without_a_server_fails_in_one_line_and_leaves_nothing(cluster):
     node = cluster("alpha")["alpha"]
-    code = ("import asyncio\n"
-            "from drbd_py.device import attach, DeviceError\n"
-            "try:\n"
-            "    asyncio.run(attach(1, '/dev/drbd1', '/run/drbd-py/nbd/1.sock', timeout=5))\n"
-            "except DeviceError as e:\n"
-            "    print('error:', e)\n")
-    out = node.run(["python", "-c", code]).stdout
+    out = node.run(["python", "-c", ATTACH_WITHOUT_A_SERVER]).stdout
     assert out.startswith("error: nbdfuse did not start: ") and out.count("\n") == 1, out
     assert leftovers(node) == []
     assert node.run("ls /run/drbd-py/fuse /run/drbd-py/device").stdout.split() == [
@@ -214,13 +217,8 @@ def test_attach_without_a_server_fails_in_one_line_and_leaves_nothing(cluster):
 @pytest.mark.skipif(nbd_kernel.available(), reason="this kernel has the nbd driver")
 def test_nbd_path_forced_without_the_nbd_driver_fails_in_one_line(cluster):
     node = cluster("alpha")["alpha"]
-    code = ("import asyncio\n"
-            "from drbd_py.device import attach, DeviceError\n"
-            "try:\n"
-            "    asyncio.run(attach(1, '/dev/drbd1', '/run/drbd-py/nbd/1.sock', timeout=5))\n"
-            "except DeviceError as e:\n"
-            "    print('error:', e)\n")
-    out = node.run(["python", "-c", code], env={"DRBD_PY_DEVICE_METHOD": "nbd"}).stdout
+    out = node.run(["python", "-c", ATTACH_WITHOUT_A_SERVER],
+                   env={"DRBD_PY_DEVICE_METHOD": "nbd"}).stdout
     assert out == "error: no free nbd device could be connected\n"
     assert leftovers(node) == []
 
