@@ -91,6 +91,9 @@ def test_2000_files_move_to_the_peer_with_their_hashes(cluster):
     _, a, b = pair(cluster)
     assert script(a, "Filesystem", "/dev/drbd1", MNT, "ext3", "start").returncode == 0
     assert not b.exists("/dev/drbd1")       # beta's /dev is its own
+    # the usable size: 64 MiB less the internal meta-data (4 KiB bitmap, 32 KiB
+    # activity log, 4 KiB superblock: docs/drbd-metadata.md)
+    assert a.run("blockdev --getsize64 /dev/drbd1").stdout.strip() == str((64 << 20) - 40960)
     written = a.run(["python3", "-c", WRITER, MNT, "2000"], timeout=300).stdout.splitlines()
     assert len(written) == 2000
 
