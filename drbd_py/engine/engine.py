@@ -133,7 +133,9 @@ class Engine:
             vol.server = None
             await server.stop()
 
-    async def role_changed(self, vol) -> None:
+    async def role_changed(self, vol) -> str | None:
+        """Follow the volume's role: export read-write and build /dev/drbdN on the Primary.
+        Returns why the device could not be built (the caller decides what that means)."""
         server = self.servers.get(vol.minor)
         primary = vol.state.role == Role.Primary
         if server is None and primary:
@@ -148,8 +150,10 @@ class Engine:
                 await device.attach(vol.minor, vol.device, server.socket_path,
                                     rundir=self.rundir)
                 self.attached_devices[vol.minor] = vol.device
-            except Exception as e:          # the NBD socket still serves the volume
+            except Exception as e:
                 vol.log.error("cannot create %s: %s", vol.device, e)
+                return f"cannot create {vol.device}: {e}"
+        return None
 
     async def device_down(self, vol, force: bool = False) -> None:
         path = self.attached_devices.get(vol.minor)

@@ -408,8 +408,18 @@ class Resource:
                     self.session.negotiate(vol)
                 else:
                     self.session.send_uuids(vol)
+        problems = []
         for vol in self.volumes.values():
-            await self.host.role_changed(vol)
+            why = await self.host.role_changed(vol)
+            if why:
+                problems.append(f"{vol.minor}: {why}")
+        if problems:
+            # A Primary without its /dev/drbdN would let drbddisk report success and the
+            # mount fail later; step back so that heartbeat sees the start fail here.
+            self.change_all(role=Role.Secondary)
+            for vol in self.volumes.values():
+                await self.host.role_changed(vol)
+            raise EngineError("; ".join(problems) + " (staying Secondary)", 10)
         return {}
 
     def _check(self, plan: dict, verbose: bool = False) -> int:

@@ -153,3 +153,21 @@ def test_kill_9_of_the_primary_engine_loses_no_fsynced_file(cluster, cut):
     back = {line.split()[0].replace(MNT, "/run/again", 1): line.split()[1] for line in logged}
     assert hashes(a, [f"{k} {v}" for k, v in back.items()]) == back
     a.run("umount /run/again")
+
+
+def test_primary_fails_and_stays_secondary_when_its_device_cannot_be_built(cluster):
+    """A Primary without /dev/drbd1 would make drbddisk report success and the mount fail
+    later: the promotion itself fails, so heartbeat sees the group's start fail there."""
+    a = cluster("alpha", "beta")["alpha"]
+    conf = CONF.format(da=a.loop_device("16M"), db="/dev/null")
+    a.write_file("/etc/drbd.conf", conf)
+    # the kernel nbd path forced on a kernel without nbd: the device cannot be built
+    a.run("drbdadm create-md r0 && DRBD_PY_DEVICE_METHOD=nbd drbdadm up r0")
+    refused = a.run("drbdadm -- --overwrite-data-of-peer primary r0", check=False)
+    assert refused.returncode == 10
+    assert refused.stderr.startswith("1: cannot create /dev/drbd1: ")
+    assert refused.stderr.rstrip().endswith("(staying Secondary)")
+    assert a.run("drbdadm role r0").stdout.strip() == "Secondary/Unknown"
+    assert not a.exists("/dev/drbd1")
+    drbddisk = script(a, "drbddisk", "r0", "start", check=False)
+    assert drbddisk.returncode != 0
