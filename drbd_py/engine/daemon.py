@@ -28,6 +28,7 @@ from docopt import docopt
 from . import enginelog, paths
 from .control import ControlServer
 from .engine import Engine
+from .memtrim import give_back_free_heap
 
 PROG = "drbd-py-engine"
 
@@ -72,6 +73,7 @@ async def serve(rundir: str) -> int:
     control = ControlServer(engine, paths.socket_path(rundir))
     await control.start()
     engine.changed()
+    give_back_free_heap()           # what importing and start-up freed
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -18,6 +18,7 @@ import zlib
 
 from . import wire
 from .bitmap import BLOCK
+from .memtrim import give_back_free_heap
 from .negotiate import Policies, Side, sync_handshake
 from .resync import Sync
 from .states import SS_CW_FAILED_BY_PEER, SS_SUCCESS, Conn, Disk, Role, State
@@ -433,6 +434,7 @@ class Session:
         vol.write_md()
         self.send_uuids(vol)
         res.run_handler("after-resync-target", vol)
+        give_back_free_heap()
 
     def finish_source(self, vol) -> None:
         sync = vol.sync
@@ -450,6 +452,7 @@ class Session:
         vol.write_bitmap()
         vol.write_md()
         self.res.change(vol, hard=True, conn=Conn.Connected, pdsk=Disk.UpToDate)
+        give_back_free_heap()
 
     # --- online verify -------------------------------------------------------------------
     def start_verify(self, vol, side: str) -> None:

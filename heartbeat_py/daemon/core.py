@@ -38,11 +38,15 @@ from .inbound import Accepted, accept
 from .no_resources import NoResources
 from .paths import Paths
 
-# Checks for deaths and due retransmit requests run every deadtime/20 (within these
-# bounds): a death is then noticed within 5 % of deadtime, and an idle daemon with the
-# classic timers wakes a few times a second instead of twenty.
+# Checks for deaths and due retransmit requests are woken at the earliest moment one can
+# be due (re-armed whenever a packet moves that moment), so a death is noticed on time
+# and an idle daemon does not wake to find nothing. HOUSEKEEPING_MIN keeps a burst of
+# due work from spinning; until every node is heard from (or dead) the check polls every
+# deadtime/20 within these bounds; HOUSEKEEPING_IDLE is the longest sleep, a safety net
+# for work with no deadline (the history backlog warning).
 HOUSEKEEPING_MIN = 0.02
 HOUSEKEEPING_MAX = 0.25
+HOUSEKEEPING_IDLE = 2.0
 START_LAPSE = 5.0               # 3.0.6 advertises 2 s more deadtime for its first 5 s
 EXTRA_DEADTIME_MS = 2000
 SHUTDOWN_LINGER = 1.0           # keep answering retransmit requests after shutdone
@@ -77,12 +81,65 @@ def config_files(confdir) -> dict[str, bytes | None]:
     return out
 
 
-def loadavg() -> str:
-    try:
-        with open("/proc/loadavg") as f:
-            return f.read().strip()
-    except OSError:
-        return "0.00 0.00 0.00 1/1 1"
+class LoadAvg:
+    """/proc/loadavg for the `ld` field of every packet we send: the file is kept open
+    and re-read with pread, since opening it twice a second was a visible share of an
+    idle daemon's CPU."""
+
+    FALLBACK = "0.00 0.00 0.00 1/1 1"
+
+    def __init__(self, path: str = "/proc/loadavg"):
+        self.path = path
+        self._fd: int | None = None
+
+    def read(self) -> str:
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            return os.pread(self._fd, 256, 0).decode("ascii", "replace").strip() or self.FALLBACK
+        except OSError:
+            self.close()
+            return self.FALLBACK
+
+    def close(self) -> None:
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+            self._fd = None
+
+
+class Periodic:
+    """Call `action` every `interval()` seconds on the loop without drifting; after a
+    stall, carry on from now rather than firing a burst. A plain timer handle, not a
+    task sleeping in a loop: an idle daemon's wake-ups are most of its CPU."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, interval: Callable[[], float],
+                 action: Callable[[], None], log: logging.Logger):
+        self.loop, self.interval, self.action, self.log = loop, interval, action, log
+        self._next_at = loop.time()
+        self._handle: asyncio.TimerHandle | None = None
+        self._arm()
+
+    def _arm(self) -> None:
+        step = self.interval()
+        self._next_at += step
+        now = self.loop.time()
+        if self._next_at - now < -step:
+            self._next_at = now
+        self._handle = self.loop.call_at(self._next_at, self._fire)
+
+    def _fire(self) -> None:
+        try:
+            self.action()
+        except Exception:
+            self.log.error("internal error in a timer", exc_info=True)
+        self._arm()
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
 
 
 def resource_manager_class(manage_resources: bool):
@@ -142,6 +199,9 @@ class Daemon:
         self.control: ControlServer | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task] = []
+        self._keepalive_timer: Periodic | None = None
+        self._housekeeping_handle: asyncio.TimerHandle | None = None
+        self._loadavg = LoadAvg()
         self._stopped: asyncio.Event | None = None
         self._comm_up_event: asyncio.Event | None = None
         self._dt_holds = 0
@@ -224,10 +284,9 @@ class Daemon:
         self.loop.call_later(START_LAPSE, self._hold_deadtime, False)
         self.set_local_status(mb.UP)
         self.send_status()
-        self._tasks.append(self.loop.create_task(self._every(lambda: self.keepalive,
-                                                             self.send_status)))
-        self._tasks.append(self.loop.create_task(self._every(self._housekeeping_interval,
-                                                             self._housekeeping)))
+        self._keepalive_timer = Periodic(self.loop, lambda: self.keepalive, self.send_status,
+                                         self.log)
+        self._arm_housekeeping()
 
     def request_stop(self) -> None:
         """Graceful stop (SIGTERM, `heartbeat -k`): release resources, tell the peers."""
@@ -261,6 +320,12 @@ class Daemon:
     def _close(self) -> None:
         for task in self._tasks:
             task.cancel()
+        if self._keepalive_timer is not None:
+            self._keepalive_timer.cancel()
+        if self._housekeeping_handle is not None:
+            self._housekeeping_handle.cancel()
+            self._housekeeping_handle = None
+        self._loadavg.close()
         if self.rm is not None:
             self._rm_call("close")
         if self.control is not None:
@@ -271,23 +336,6 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 self.loop.remove_signal_handler(sig)
 
-    async def _every(self, interval: Callable[[], float], action: Callable[[], None]) -> None:
-        """Call `action` every `interval()` seconds without drifting; after a stall,
-        carry on from now rather than firing a burst."""
-        next_at = self.loop.time()
-        while True:
-            step = interval()
-            next_at += step
-            delay = next_at - self.loop.time()
-            if delay < -step:
-                next_at = self.loop.time()
-                delay = 0
-            await asyncio.sleep(max(0.0, delay))
-            try:
-                action()
-            except Exception:
-                self.log.error("internal error in a timer", exc_info=True)
-
     # -- what we send --------------------------------------------------------------------
 
     def send(self, msg: Message) -> bool:
@@ -295,7 +343,7 @@ class Daemon:
         noseq = F.is_noseq(msg.type or "")
         seq = None if noseq else self.history.next_seq()
         env = Envelope(src=self.local, hg=self.generation, ts=int(self.wall()), ttl=self.ttl,
-                       seq=seq, ld=None if noseq else loadavg(), srcuuid=self.uuid)
+                       seq=seq, ld=None if noseq else self._loadavg.read(), srcuuid=self.uuid)
         dest = msg.get(F.F_TO)
         stamp(msg, env, self.peer_uuids.get(dest) if isinstance(dest, str) else None)
         try:
@@ -340,6 +388,14 @@ class Daemon:
     # -- what arrives --------------------------------------------------------------------
 
     def _on_datagram(self, data: bytes, source: tuple, medium) -> None:
+        try:
+            self._datagram(data, source, medium)
+        finally:
+            # a packet can bring a deadline forward: a node or link back from the dead,
+            # a shorter dt, a gap to ask a retransmit for
+            self._arm_housekeeping()
+
+    def _datagram(self, data: bytes, source: tuple, medium) -> None:
         self.counters.received += 1
         verdict = accept(data, source, self.keyring, list(self.hacf.nodes),
                          autojoin=self.hacf.autojoin != "none")
@@ -558,6 +614,41 @@ class Daemon:
         deadtime = self.config.hacf.deadtime_ms / 1000
         return min(HOUSEKEEPING_MAX, max(HOUSEKEEPING_MIN, deadtime / 20))
 
+    def _housekeeping_due(self, now: float) -> float:
+        """When housekeeping next has something to do (see HOUSEKEEPING_IDLE)."""
+        due = now + HOUSEKEEPING_IDLE
+        if not self.comm_linksup:
+            due = min(due, now + self._housekeeping_interval())
+        deadline = self.membership.next_deadline()
+        if deadline is not None:
+            # tick() declares death strictly after the deadline
+            due = min(due, deadline + 0.001)
+        for node in self.membership.live_peers():
+            rexmit = self.peers[node].next_due()
+            if rexmit is not None:
+                due = min(due, rexmit)
+        return max(now + HOUSEKEEPING_MIN, due)
+
+    def _arm_housekeeping(self) -> None:
+        """(Re)schedule housekeeping at its next due moment, if that is not already so."""
+        if self.loop is None or self.membership is None:
+            return
+        due = self._housekeeping_due(self.loop.time())
+        handle = self._housekeeping_handle
+        if handle is not None and not handle.cancelled():
+            if abs(handle.when() - due) < HOUSEKEEPING_MIN / 2:
+                return
+            handle.cancel()
+        self._housekeeping_handle = self.loop.call_at(due, self._housekeeping_fire)
+
+    def _housekeeping_fire(self) -> None:
+        self._housekeeping_handle = None
+        try:
+            self._housekeeping()
+        except Exception:
+            self.log.error("internal error in a timer", exc_info=True)
+        self._arm_housekeeping()
+
     def _housekeeping(self) -> None:
         now = self.loop.time()
         self._membership_events(self.membership.tick(now))
@@ -656,6 +747,7 @@ class Daemon:
                       self.hacf.keepalive_ms, self.hacf.deadtime_ms,
                       config.authkeys.active.index, config.authkeys.active.method)
         self._rm_call("reload", config)
+        self._arm_housekeeping()
         return []
 
     # -- control socket --------------------------------------------------------------------

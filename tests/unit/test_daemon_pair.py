@@ -356,6 +356,54 @@ def test_partition_both_declare_dead_then_rejoin(tmp_path, monkeypatch):
     assert "CRIT: Cluster node alpha returning after partition." in b.log()
 
 
+def test_a_peer_back_from_the_dead_is_watched_on_time_again(tmp_path, monkeypatch):
+    # while beta is dead alpha's death check has no deadline and sleeps long; beta's
+    # first packet back must bring it forward, or beta's next death would be late
+    monkeypatch.setattr("heartbeat_py.daemon.core.START_LAPSE", 0.2)
+
+    async def scenario():
+        bus = Bus()
+        a, b = Node(tmp_path, "alpha", bus).start(), Node(tmp_path, "beta", bus).start()
+        await until(lambda: a.status_of("beta") == "active", 3)
+        await asyncio.sleep(0.3)
+        bus.cut = {("beta", "alpha")}
+        await until(lambda: a.status_of("beta") == "dead", 2, "beta dead (cut)")
+        bus.cut = set()
+        await until(lambda: a.status_of("beta") == "active", 2, "beta back")
+        await b.crash()
+        t0 = time.monotonic()
+        await until(lambda: a.status_of("beta") == "dead", 3, "beta dead (crash)")
+        took = time.monotonic() - t0
+        await stop_all(a)
+        return took
+    took = run(scenario())
+    assert 0.5 - 0.12 <= took <= 0.5 + 0.2, took
+
+
+def test_a_steady_pair_does_not_wake_to_check_for_deaths(tmp_path, monkeypatch):
+    # every heartbeat moves the deadline on: with packets flowing, the death check's
+    # timer is pushed back and never fires (an idle daemon's wake-ups are its CPU)
+    monkeypatch.setattr("heartbeat_py.daemon.core.START_LAPSE", 0.2)
+    fired = []
+
+    async def scenario():
+        bus = Bus()
+        a, b = Node(tmp_path, "alpha", bus).start(), Node(tmp_path, "beta", bus).start()
+        await until(lambda: a.status_of("beta") == "active" and b.status_of("alpha") == "active", 3)
+        await asyncio.sleep(0.3)
+        original = a.daemon._housekeeping
+        a.daemon._housekeeping = lambda: (fired.append(time.monotonic()), original())
+        await asyncio.sleep(1.5)
+        steady = len(fired)
+        await b.crash()
+        await until(lambda: a.status_of("beta") == "dead", 3, "beta dead")
+        await stop_all(a)
+        return steady
+    steady = run(scenario())
+    assert steady == 0, steady
+    assert fired        # and it did fire for the death
+
+
 @pytest.mark.parametrize("extra, start, inner_auth", [
     ("", b"###\n", True),
     ("msgfmt classic\n", b">>>\n", True),
