@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import mmap
 import socket
 import time
 
@@ -17,6 +18,13 @@ RECV_BUFFER = 4 << 20
 SOCKET_BUFFER = 4 << 20
 IOV_MAX = 512
 READS_PER_WAKEUP = 8
+
+
+def receive_buffer(size: int) -> mmap.mmap:
+    """An anonymous mapping, not a bytearray: bytearray(n) zero-fills and so makes all
+    n bytes resident at once, 4 MiB per connection even when only acks ever arrive;
+    a mapping's pages become resident only as data is received into them."""
+    return mmap.mmap(-1, size)
 
 
 def tune_socket(sock: socket.socket) -> None:
@@ -45,7 +53,7 @@ class Channel:
         self.peer = peer
         self.loop = asyncio.get_running_loop()
         self._fd = sock.fileno()
-        self._buf = bytearray(RECV_BUFFER)
+        self._buf = receive_buffer(RECV_BUFFER)
         self._start = 0
         self._end = 0
         self._out: collections.deque = collections.deque()
@@ -140,7 +148,7 @@ class Channel:
             return
         size = max(len(self._buf), need + HEADER.size)
         if size != len(self._buf):
-            new = bytearray(size)
+            new = receive_buffer(size)
             new[:pending] = self._buf[self._start:self._end]
             self._buf = new
         else:

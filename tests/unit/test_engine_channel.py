@@ -1,0 +1,52 @@
+"""The replication connection's receive side: what it holds in memory, and that packets
+of every size still arrive whole."""
+import asyncio
+import hashlib
+import socket
+
+from drbd_py.engine import channel as ch
+from drbd_py.engine.channel import Channel, receive_buffer
+
+
+def rss_kib() -> int:
+    with open("/proc/self/status") as f:
+        return int(f.read().split("VmRSS:")[1].split()[0])
+
+
+def test_an_unused_receive_buffer_is_not_resident():
+    before = rss_kib()
+    buffers = [receive_buffer(ch.RECV_BUFFER) for _ in range(16)]   # 64 MiB mapped
+    assert rss_kib() - before < 4 * 1024
+    assert len(buffers) == 16
+
+
+def test_small_and_oversized_packets_arrive_whole():
+    async def scenario():
+        listener = socket.create_server(("127.0.0.1", 0))
+        a = socket.create_connection(listener.getsockname())
+        b, _ = listener.accept()
+        listener.close()
+        sender, receiver = Channel(a, "a"), Channel(b, "b")
+        got = []
+        done = asyncio.get_running_loop().create_future()
+
+        def on_packet(ptype, volume, payload):
+            got.append((ptype, volume, hashlib.sha1(payload).hexdigest()))
+            if ptype == 9 and not done.done():
+                done.set_result(None)
+
+        receiver.attach(on_packet)
+        small = [bytes([i]) * (i * 7) for i in range(50)]
+        big = bytes(range(256)) * ((ch.RECV_BUFFER + 12345) // 256)    # grows the buffer
+        for i, p in enumerate(small):
+            sender.send(1, i, p)
+        sender.send(2, 0, big)
+        sender.send(9, 0, b"end")
+        await asyncio.wait_for(done, 10)
+        sender.close("test over")
+        receiver.close("test over")
+        return got, small, big
+    got, small, big = asyncio.run(scenario())
+    sha = lambda p: hashlib.sha1(p).hexdigest()
+    assert got == ([(1, i, sha(p)) for i, p in enumerate(small)]
+                   + [(2, 0, sha(big)), (9, 0, sha(b"end"))])
