@@ -140,6 +140,21 @@ class Channel:
             except WireError as e:
                 self.close(f"protocol error: {e}")
 
+    def trim_receive_buffer(self) -> None:
+        """After a burst (a resync), give the receive buffer's pages back: received
+        data had made all of it resident, for the rest of the connection's life.
+        Only when nothing unparsed is in it; the pages come back as data does."""
+        if self.closed or self._start != self._end:
+            return
+        self._start = self._end = 0
+        if len(self._buf) > RECV_BUFFER:
+            self._buf = receive_buffer(RECV_BUFFER)
+            return
+        try:
+            self._buf.madvise(mmap.MADV_DONTNEED)
+        except (AttributeError, OSError):
+            pass                    # not Linux: the pages stay, nothing is lost
+
     def _make_room(self, need: int) -> None:
         """Move the unparsed tail to the front, growing the buffer if one packet
         needs more than it holds."""

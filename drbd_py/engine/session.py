@@ -435,6 +435,8 @@ class Session:
         self.send_uuids(vol)
         res.run_handler("after-resync-target", vol)
         give_back_free_heap()
+        # after the packet being handled now, when the receive buffer is empty
+        asyncio.get_running_loop().call_soon(self.ch.trim_receive_buffer)
 
     def finish_source(self, vol) -> None:
         sync = vol.sync

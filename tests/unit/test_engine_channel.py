@@ -50,3 +50,41 @@ def test_small_and_oversized_packets_arrive_whole():
     sha = lambda p: hashlib.sha1(p).hexdigest()
     assert got == ([(1, i, sha(p)) for i, p in enumerate(small)]
                    + [(2, 0, sha(big)), (9, 0, sha(b"end"))])
+
+
+def test_after_a_burst_the_receive_buffer_is_given_back_and_still_works():
+    async def scenario():
+        listener = socket.create_server(("127.0.0.1", 0))
+        a = socket.create_connection(listener.getsockname())
+        b, _ = listener.accept()
+        listener.close()
+        sender, receiver = Channel(a, "a"), Channel(b, "b")
+        got = []
+        waiters = {}
+
+        def on_packet(ptype, volume, payload):
+            got.append((ptype, len(payload)))
+            if ptype in waiters and not waiters[ptype].done():
+                waiters[ptype].set_result(None)
+
+        receiver.attach(on_packet)
+        loop = asyncio.get_running_loop()
+        waiters[8] = loop.create_future()
+        chunk = b"\xa5" * (64 * 1024)
+        for _ in range(160):                # 10 MiB through a 4 MiB buffer
+            sender.send(1, 0, chunk)
+        sender.send(8, 0, b"burst over")
+        await asyncio.wait_for(waiters[8], 10)
+        full = rss_kib()
+        receiver.trim_receive_buffer()
+        trimmed = rss_kib()
+        waiters[9] = loop.create_future()
+        sender.send(2, 0, chunk)
+        sender.send(9, 0, b"after")
+        await asyncio.wait_for(waiters[9], 10)
+        sender.close("test over")
+        receiver.close("test over")
+        return got, full, trimmed
+    got, full, trimmed = asyncio.run(scenario())
+    assert full - trimmed > 3 * 1024, (full, trimmed)
+    assert got == [(1, 64 * 1024)] * 160 + [(8, 10), (2, 64 * 1024), (9, 5)]
