@@ -13,6 +13,15 @@ def rss_kib() -> int:
         return int(f.read().split("VmRSS:")[1].split()[0])
 
 
+def connected_pair() -> tuple[Channel, Channel]:
+    """Two channels over TCP on loopback (the channel sets TCP_NODELAY)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    a = socket.create_connection(listener.getsockname())
+    b, _ = listener.accept()
+    listener.close()
+    return Channel(a, "a"), Channel(b, "b")
+
+
 def test_an_unused_receive_buffer_is_not_resident():
     before = rss_kib()
     buffers = [receive_buffer(ch.RECV_BUFFER) for _ in range(16)]   # 64 MiB mapped
@@ -22,11 +31,7 @@ def test_an_unused_receive_buffer_is_not_resident():
 
 def test_small_and_oversized_packets_arrive_whole():
     async def scenario():
-        listener = socket.create_server(("127.0.0.1", 0))
-        a = socket.create_connection(listener.getsockname())
-        b, _ = listener.accept()
-        listener.close()
-        sender, receiver = Channel(a, "a"), Channel(b, "b")
+        sender, receiver = connected_pair()
         got = []
         done = asyncio.get_running_loop().create_future()
 
@@ -54,11 +59,7 @@ def test_small_and_oversized_packets_arrive_whole():
 
 def test_after_a_burst_the_receive_buffer_is_given_back_and_still_works():
     async def scenario():
-        listener = socket.create_server(("127.0.0.1", 0))
-        a = socket.create_connection(listener.getsockname())
-        b, _ = listener.accept()
-        listener.close()
-        sender, receiver = Channel(a, "a"), Channel(b, "b")
+        sender, receiver = connected_pair()
         got = []
         waiters = {}
 
