@@ -202,6 +202,7 @@ class Daemon:
         self._keepalive_timer: Periodic | None = None
         self._housekeeping_handle: asyncio.TimerHandle | None = None
         self._loadavg = LoadAvg()
+        self._closed = False            # a datagram already queued must not re-arm timers
         self._stopped: asyncio.Event | None = None
         self._comm_up_event: asyncio.Event | None = None
         self._dt_holds = 0
@@ -322,6 +323,7 @@ class Daemon:
             task.cancel()
         if self._keepalive_timer is not None:
             self._keepalive_timer.cancel()
+        self._closed = True
         if self._housekeeping_handle is not None:
             self._housekeeping_handle.cancel()
             self._housekeeping_handle = None
@@ -631,7 +633,7 @@ class Daemon:
 
     def _arm_housekeeping(self) -> None:
         """(Re)schedule housekeeping at its next due moment, if that is not already so."""
-        if self.loop is None or self.membership is None:
+        if self.loop is None or self.membership is None or self._closed:
             return
         due = self._housekeeping_due(self.loop.time())
         handle = self._housekeeping_handle
