@@ -152,6 +152,18 @@ async def until(condition, timeout, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def deadtime_applied(node, peer):
+    """The deadtime `node` gives `peer`: the dt of peer's last status (deadtime + 2 s
+    during peer's start lapse, then its configured deadtime)."""
+    return node.daemon.membership.nodes[peer].deadtime
+
+
+async def past_start_lapse(*pairs):
+    """Until each (node, peer) applies peer's configured 500 ms, not the lapse's 2.5 s."""
+    await until(lambda: all(deadtime_applied(n, p) == 0.5 for n, p in pairs), 3,
+                "the start lapse over")
+
+
 def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 30))
 
@@ -205,7 +217,8 @@ def test_a_killed_peer_is_declared_dead_after_deadtime(tmp_path):
         bus = Bus()
         a, b = Node(tmp_path, "alpha", bus).start(), Node(tmp_path, "beta", bus).start()
         await until(lambda: a.status_of("beta") == "active", 3)
-        await asyncio.sleep(0.5)            # past the 5 s start lapse? no: dt is what beta asks
+        # beta is still in its 5 s start lapse: its statuses ask for deadtime + 2 s
+        await until(lambda: deadtime_applied(a, "beta") == 2.5, 1, "beta's lapse dt applied")
         await b.crash()
         t0 = time.monotonic()
         await until(lambda: a.status_of("beta") == "dead", 4, "beta dead")
@@ -227,7 +240,7 @@ def test_after_the_lapse_the_configured_deadtime_applies(tmp_path, monkeypatch):
         bus = Bus()
         a, b = Node(tmp_path, "alpha", bus).start(), Node(tmp_path, "beta", bus).start()
         await until(lambda: a.status_of("beta") == "active", 3)
-        await asyncio.sleep(0.4)
+        await past_start_lapse((a, "beta"))
         await b.crash()
         t0 = time.monotonic()
         await until(lambda: a.status_of("beta") == "dead", 3, "beta dead")
@@ -344,7 +357,7 @@ def test_partition_both_declare_dead_then_rejoin(tmp_path, monkeypatch):
         bus = Bus()
         a, b = Node(tmp_path, "alpha", bus).start(), Node(tmp_path, "beta", bus).start()
         await until(lambda: a.status_of("beta") == "active" and b.status_of("alpha") == "active", 3)
-        await asyncio.sleep(0.3)
+        await past_start_lapse((a, "beta"), (b, "alpha"))
         bus.cut = {("alpha", "beta"), ("beta", "alpha")}
         await until(lambda: a.status_of("beta") == "dead" and b.status_of("alpha") == "dead", 2)
         bus.cut = set()
@@ -365,7 +378,7 @@ def test_a_peer_back_from_the_dead_is_watched_on_time_again(tmp_path, monkeypatc
         bus = Bus()
         a, b = Node(tmp_path, "alpha", bus).start(), Node(tmp_path, "beta", bus).start()
         await until(lambda: a.status_of("beta") == "active", 3)
-        await asyncio.sleep(0.3)
+        await past_start_lapse((a, "beta"))
         bus.cut = {("beta", "alpha")}
         await until(lambda: a.status_of("beta") == "dead", 2, "beta dead (cut)")
         bus.cut = set()
@@ -390,10 +403,10 @@ def test_a_steady_pair_does_not_wake_to_check_for_deaths(tmp_path, monkeypatch):
         bus = Bus()
         a, b = Node(tmp_path, "alpha", bus).start(), Node(tmp_path, "beta", bus).start()
         await until(lambda: a.status_of("beta") == "active" and b.status_of("alpha") == "active", 3)
-        await asyncio.sleep(0.3)
+        await past_start_lapse((a, "beta"), (b, "alpha"))
         original = a.daemon._housekeeping
         a.daemon._housekeeping = lambda: (fired.append(time.monotonic()), original())
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(1.5)            # the window watched: three deadtimes
         steady = len(fired)
         await b.crash()
         await until(lambda: a.status_of("beta") == "dead", 3, "beta dead")
