@@ -16,7 +16,7 @@ import time
 
 from . import commands, state
 from .state import DeviceError, DeviceInfo
-from .usage import in_use
+from .usage import in_use_async
 
 log = logging.getLogger("drbd_py.device")
 
@@ -120,7 +120,7 @@ async def _detach_loop(info: DeviceInfo, deadline: float, stale: bool) -> bool:
         # What a dead engine left may still be mounted: it goes by itself (auto-clear)
         # once unmounted; waiting for that would only hold up the engine's start.
         if time.monotonic() >= deadline or (
-                stale and await asyncio.to_thread(in_use, info.kernel_device)):
+                stale and await in_use_async(info.kernel_device)):
             return False
 
 

@@ -100,27 +100,25 @@ def _exclusively_claimed(device_path: str) -> bool:
     return False
 
 
-def in_use(device_path: str) -> bool:
-    """True while the device is mounted, open, or stacked under another device.
-
-    Opens the device for a moment (O_EXCL): from inside the engine's event loop use
-    in_use_async, so that the kernel's I/O on that close is still served.
-    """
-    if device_number(device_path) is None:
-        return False
-    return bool(holders(device_path)) or _exclusively_claimed(device_path)
-
-
-async def in_use_async(device_path: str) -> bool:
-    return await asyncio.to_thread(in_use, device_path)
-
-
 def _users(device_path: str) -> list[str]:
     found = holders(device_path)
     if not found and device_number(device_path) is not None \
             and _exclusively_claimed(device_path):
         found = ["mounted in another mount namespace"]
     return found
+
+
+def in_use(device_path: str) -> bool:
+    """True while the device is mounted, open, or stacked under another device.
+
+    Opens the device for a moment (O_EXCL): from inside the engine's event loop use
+    in_use_async, so that the kernel's I/O on that close is still served.
+    """
+    return bool(_users(device_path))
+
+
+async def in_use_async(device_path: str) -> bool:
+    return await asyncio.to_thread(in_use, device_path)
 
 
 async def settled_holders(device_path: str, grace: float = OPENER_GRACE) -> list[str]:
