@@ -303,20 +303,32 @@ def create_md(disk: str, meta_disk: str = "internal", meta_index=None, force: bo
     clear, AL empty).  Existing meta-data or data in the way needs confirmation: `force`,
     or `confirm(question) -> bool` (default: a 'yes' typed on the terminal)."""
     out, err = out or sys.stdout, err or sys.stderr
+    sb, _ = _write_fresh(disk, meta_disk, meta_index, al_extents, out, err,
+                         lambda layout, md_fd: _check_before_create(layout, md_fd, force,
+                                                                    confirm, out, err))
+    return sb
+
+
+def _write_fresh(disk: str, meta_disk: str, meta_index, al_extents: int, out, err,
+                 check) -> tuple[SuperBlock, object]:
+    """Claim the disks, place the meta-data and write them fresh once `check(layout,
+    md_fd)` did not raise; returns the superblock and what `check` returned.  Layout
+    errors are written to `err` unless it is None."""
     fds = _claim(disk, meta_disk)
     try:
         md_fd = fds[-1]
         try:
             layout = md_layout.compute(disk, meta_disk, meta_index)
         except (LayoutError, OSError) as e:
-            err.write(f"{e}\n")
-            raise MetadataError(str(e), EXIT_TOO_SMALL, shown=True)
-        _check_before_create(layout, md_fd, force, confirm, out, err)
+            if err is not None:
+                err.write(f"{e}\n")
+            raise MetadataError(str(e), EXIT_TOO_SMALL, shown=err is not None)
+        checked = check(layout, md_fd)
         sb = _sb_for(layout, al_extents, md_layout.device_size(disk))
         out.write("Writing meta data...\n")
         _initialize(md_fd, layout, sb, out)
         out.write("New drbd meta data block successfully created.\n")
-        return sb
+        return sb, checked
     finally:
         for fd in fds:
             os.close(fd)
@@ -389,20 +401,9 @@ def auto_create_md(disk: str, meta_disk: str = "internal", meta_index=None,
     without asking, but only where nothing can be lost.  Returns what was found on the
     disk (for the log); raises MetadataError with EXIT_REFUSED saying what would be
     destroyed otherwise."""
-    fds = _claim(disk, meta_disk)
-    try:
-        md_fd = fds[-1]
-        try:
-            layout = md_layout.compute(disk, meta_disk, meta_index)
-        except (LayoutError, OSError) as e:
-            raise MetadataError(str(e), EXIT_TOO_SMALL)
-        found = _refuse_unless_safe(layout, md_fd)
-        sb = _sb_for(layout, al_extents, md_layout.device_size(disk))
-        _initialize(md_fd, layout, sb, io.StringIO())
-        return found
-    finally:
-        for fd in fds:
-            os.close(fd)
+    _, found = _write_fresh(disk, meta_disk, meta_index, al_extents, io.StringIO(), None,
+                            _refuse_unless_safe)
+    return found
 
 
 def _refuse_unless_safe(layout: Layout, md_fd: int) -> str:
