@@ -35,8 +35,10 @@ from . import hblog
 from .api import DaemonApi
 from .control import ControlServer
 from .inbound import Accepted, accept
+from .loadavg import LoadAvg
 from .no_resources import NoResources
 from .paths import Paths
+from .periodic import Periodic
 
 # Checks for deaths and due retransmit requests are woken at the earliest moment one can
 # be due (re-armed whenever a packet moves that moment), so a death is noticed on time
@@ -79,67 +81,6 @@ def config_files(confdir) -> dict[str, bytes | None]:
         except OSError:
             out[name] = None
     return out
-
-
-class LoadAvg:
-    """/proc/loadavg for the `ld` field of every packet we send: the file is kept open
-    and re-read with pread, since opening it twice a second was a visible share of an
-    idle daemon's CPU."""
-
-    FALLBACK = "0.00 0.00 0.00 1/1 1"
-
-    def __init__(self, path: str = "/proc/loadavg"):
-        self.path = path
-        self._fd: int | None = None
-
-    def read(self) -> str:
-        try:
-            if self._fd is None:
-                self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
-            return os.pread(self._fd, 256, 0).decode("ascii", "replace").strip() or self.FALLBACK
-        except OSError:
-            self.close()
-            return self.FALLBACK
-
-    def close(self) -> None:
-        if self._fd is not None:
-            try:
-                os.close(self._fd)
-            except OSError:
-                pass
-            self._fd = None
-
-
-class Periodic:
-    """Call `action` every `interval()` seconds on the loop without drifting; after a
-    stall, carry on from now rather than firing a burst. A plain timer handle, not a
-    task sleeping in a loop: an idle daemon's wake-ups are most of its CPU."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, interval: Callable[[], float],
-                 action: Callable[[], None], log: logging.Logger):
-        self.loop, self.interval, self.action, self.log = loop, interval, action, log
-        self._next_at = loop.time()
-        self._handle: asyncio.TimerHandle | None = None
-        self._arm()
-
-    def _arm(self) -> None:
-        step = self.interval()
-        self._next_at += step
-        now = self.loop.time()
-        if self._next_at - now < -step:
-            self._next_at = now
-        self._handle = self.loop.call_at(self._next_at, self._fire)
-
-    def _fire(self) -> None:
-        try:
-            self.action()
-        except Exception:
-            self.log.error("internal error in a timer", exc_info=True)
-        self._arm()
-
-    def cancel(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
 
 
 def resource_manager_class(manage_resources: bool):
