@@ -149,7 +149,7 @@ class _FileParser:
             if word == "global":
                 self.parse_global(token)
             elif word == "common":
-                self.draft.newer = self.draft.newer or self.where(token)
+                self.note_newer(token)          # 0.7 had no common section
                 if self.draft.common is not None:
                     raise self.conflict(token, "common section", "common", self.draft.common.where)
                 self.expect("{")
