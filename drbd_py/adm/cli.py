@@ -167,7 +167,9 @@ def parse_argv(argv: list[str]) -> Invocation:
             else:
                 raise _unrecognized(arg)
         elif after_dashes and not words and arg.replace("_", "-") not in COMMANDS:
-            backend.append(arg)  # the value of a backend option, e.g. -- --size 10G resize
+            # the value of a backend option other than --size (which took its own above),
+            # e.g. -- --timeout 5 connect: kept so that _backend names the option it refuses
+            backend.append(arg)
         else:
             words.append(arg)
     alone = _answers_alone(general)
