@@ -146,12 +146,18 @@ def test_local_disk_error_without_a_peer_fails_the_write(tmp_path, monkeypatch):
     run_pair(tmp_path, go)
 
 
+async def exported_with_acks_held(p):
+    """Node a exports its synced volume, node b holds its acks; four 4 KiB writes a MiB
+    apart to send."""
+    sock = exported(p)
+    await p.initial_sync()
+    hold_acks(p.b)
+    return sock, [(i * MiB, random_bytes(4096, i)) for i in range(4)]
+
+
 def test_lost_connection_completes_waiting_writes_and_marks_them(tmp_path):
     async def go(p):
-        sock = exported(p)
-        await p.initial_sync()
-        hold_acks(p.b)
-        blocks = [(i * 1 * MiB, random_bytes(4096, i)) for i in range(4)]
+        sock, blocks = await exported_with_acks_held(p)
         sending = asyncio.ensure_future(blocking(pipelined_writes, sock, blocks))
         await p.wait(lambda: len(p.a.vol.tl) == len(blocks), what="writes sent")
         await p.b.step("disconnect")
@@ -164,10 +170,7 @@ def test_lost_connection_completes_waiting_writes_and_marks_them(tmp_path):
 
 def test_protocol_a_answers_before_the_peer_acknowledges(tmp_path):
     async def go(p):
-        sock = exported(p)
-        await p.initial_sync()
-        hold_acks(p.b)
-        blocks = [(i * MiB, random_bytes(4096, i)) for i in range(4)]
+        sock, blocks = await exported_with_acks_held(p)
         errors = await asyncio.wait_for(blocking(pipelined_writes, sock, blocks), 10)
         assert set(errors.values()) == {0}
         assert len(p.a.vol.tl) == len(blocks)       # none of them confirmed by the peer
