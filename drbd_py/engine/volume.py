@@ -475,7 +475,7 @@ class Volume:
             self._send_data(offset, data, fua, None)
             return None
         fut = self.loop.create_future()
-        self._send_data(offset, data, fua, lambda ok: fut.done() or fut.set_result(ok))
+        self._send_data(offset, data, fua, _resolver(fut))
         return fut
 
     def _send_data(self, offset: int, data, fua: bool, on_answer) -> None:
@@ -490,9 +490,13 @@ class Volume:
         if on_answer is None:
             ch.send_owning(wire.DATA, self.vnr, head, data)
             return
+        self._expect_answer(seq, on_answer)
+        ch.send(wire.DATA, self.vnr, head, data)
+
+    def _expect_answer(self, seq: int, on_answer) -> None:
+        """`on_answer(ok)` runs on the peer's ack or NegAck of `seq`, or on connection loss."""
         self._waiters[seq] = on_answer
         self.counters.pe += 1
-        ch.send(wire.DATA, self.vnr, head, data)
 
     def start_write(self, offset: int, data, fua: bool, done) -> bool:
         """write() for the common case, without a task, a coroutine or a future: the
@@ -561,9 +565,7 @@ class Volume:
                 self.tl[self._seq] = Pending(self._seq, offset, length, time.monotonic())
                 if self.res.net.protocol != "A":
                     waiter = self.loop.create_future()
-                    self._waiters[self._seq] = \
-                        lambda ok, fut=waiter: fut.done() or fut.set_result(ok)
-                    self.counters.pe += 1
+                    self._expect_answer(self._seq, _resolver(waiter))
                 self.res.channel.send(wire.TRIM, self.vnr,
                                       wire.TRIM_S.pack(self._seq, offset, length))
             elif self._local_usable():
@@ -780,6 +782,11 @@ def _attach_error(e: MetadataError) -> str:
         return ("Failure: (114) Lower device is already claimed. "
                 "This usually means it is mounted.")
     return f"Failure: (104) Can not open backing device. ({e.message})"
+
+
+def _resolver(fut: asyncio.Future):
+    """An on_answer callback that completes `fut` with the peer's answer."""
+    return lambda ok: fut.done() or fut.set_result(ok)
 
 
 def _no_readahead(fd: int) -> None:
