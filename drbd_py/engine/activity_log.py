@@ -159,10 +159,9 @@ class ActivityLog:
         # sequential writing: take the next extents into the same transaction, so that
         # a stream pays one synchronous AL write per PREFETCH extents, not per extent
         last = max(extents)
-        if last - 1 in self.where:
+        if self.nslots >= 4 * PREFETCH and last - 1 in self.where:
             for extent in range(last + 1, min(last + 1 + PREFETCH, self.max_extent)):
-                if extent in self.where or self.nslots < 4 * PREFETCH or \
-                        not self.can_activate([extent]):
+                if extent in self.where or not self.can_activate([extent]):
                     continue
                 keep.add(extent)
                 dirty_blocks.add(self._activate(extent, keep))
