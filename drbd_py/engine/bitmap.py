@@ -135,19 +135,22 @@ class Bitmap:
         """Lowest set bit >= start, or -1."""
         return self._next(start, True)
 
-    def next_clear(self, start: int) -> int:
-        """Lowest clear bit >= start, or nbits."""
-        found = self._next(start, False)
-        return self.nbits if found < 0 else found
+    def next_clear(self, start: int, stop: int | None = None) -> int:
+        """Lowest clear bit >= start, or nbits.  With `stop`, looks no further: at most
+        `stop` (a fully set bitmap of a large disk is megabytes to scan)."""
+        stop = self.nbits if stop is None else min(stop, self.nbits)
+        found = self._next(start, False, (stop + 7) >> 3)
+        return stop if found < 0 else min(found, stop)
 
-    def _next(self, start: int, value: bool) -> int:
+    def _next(self, start: int, value: bool, end_byte: int | None = None) -> int:
         if start >= self.nbits:
             return -1
         byte = start >> 3
         current = self.buf[byte] if value else ~self.buf[byte] & 0xFF
         current &= (0xFF << (start & 7)) & 0xFF
         if not current:
-            match = (_NONZERO if value else _NOT_FULL).search(self.buf, byte + 1)
+            match = (_NONZERO if value else _NOT_FULL).search(
+                self.buf, byte + 1, len(self.buf) if end_byte is None else end_byte)
             if match is None:
                 return -1
             byte = match.start()
@@ -159,9 +162,7 @@ class Bitmap:
         """Yield (first, count) runs of set bits from `start`, each at most max_bits long."""
         bit = self.next_set(start)
         while bit >= 0:
-            end = self.next_clear(bit)
-            if max_bits:
-                end = min(end, bit + max_bits)
+            end = self.next_clear(bit, bit + max_bits if max_bits else None)
             yield bit, end - bit
             bit = self.next_set(end)
 

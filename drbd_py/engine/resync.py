@@ -202,7 +202,7 @@ class Sync:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            end = min(vol.bitmap.next_clear(bit), size_bits, bit + MAX_REQUEST // BLOCK,
+            end = min(vol.bitmap.next_clear(bit, bit + MAX_REQUEST // BLOCK), size_bits,
                       bit + max(self.bucket.capacity // BLOCK, 1))
             offset, length = bit * BLOCK, (end - bit) * BLOCK
             length = min(length, vol.size - offset)
@@ -289,7 +289,7 @@ class Sync:
         bit = offset // BLOCK
         if bit >= bitmap.nbits or not bitmap.test(bit):
             return
-        end = min(bitmap.next_clear(bit), bit + READ_AHEAD // BLOCK)
+        end = bitmap.next_clear(bit, bit + READ_AHEAD // BLOCK)
         self.vol.read_ahead(offset, (end - bit) * BLOCK)
 
     def got_rs_write_ack(self, payload) -> None:

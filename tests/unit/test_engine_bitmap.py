@@ -42,6 +42,9 @@ def test_bitmap_matches_reference(operations):
     for probe in (0, 7, 8, 1000, NBITS - 1):
         nxt = min((b for b in ref if b >= probe), default=-1)
         assert bm.next_set(probe) == nxt
+        clear = min((b for b in range(probe, NBITS) if b not in ref), default=NBITS)
+        for stop in (None, probe + 1, probe + 9, probe + 600):
+            assert bm.next_clear(probe, stop) == min(clear, stop or NBITS, NBITS)
         assert bm.count(probe, probe + 100) == len([b for b in ref if probe <= b <= probe + 100])
     assert Bitmap(NBITS, bytes(bm.buf)).weight == len(ref)
 
