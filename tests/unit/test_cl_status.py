@@ -10,7 +10,7 @@ import pytest
 from heartbeat_py.daemon.paths import Paths
 from heartbeat_py.tools import hb_standby, hb_takeover
 from heartbeat_py.tools.cl_status import HELP, Tool
-from tests.unit.test_daemon_pair import Bus, Node, run, stop_all, until
+from tests.unit.daemon_bus import Bus, Node, run, stop_all, until
 
 LOG_LINE = re.compile(r"^[A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d \S+ cl_status: \[\d+\]: ERROR: ")
 

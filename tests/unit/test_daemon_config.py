@@ -6,7 +6,7 @@ from heartbeat_py.config import load
 from heartbeat_py.daemon import hblog
 from heartbeat_py.daemon.core import Daemon
 from heartbeat_py.daemon.no_resources import NoResources
-from tests.unit.test_daemon_pair import Bus, Node, run, stop_all, until
+from tests.unit.daemon_bus import Bus, Node, run, stop_all, until
 
 
 def test_each_medium_has_its_own_link_status(tmp_path):

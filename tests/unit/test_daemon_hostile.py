@@ -6,7 +6,7 @@ import random
 
 from heartbeat_py.daemon.inbound import Accepted, Refusal, accept, claimed_sender
 from heartbeat_py.wire import Keyring, Message, WireFormat, encode_packet, kinds
-from tests.unit.test_daemon_pair import Bus, Node, run, stop_all, until
+from tests.unit.daemon_bus import Bus, Node, run, stop_all, until
 
 KEY = Keyring.single(1, "sha1", b"secret")
 WRONG = Keyring.single(1, "sha1", b"guess")
